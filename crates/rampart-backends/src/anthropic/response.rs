@@ -1,0 +1,144 @@
+//! Anthropic Messages response → OpenAI chat completion.
+
+use rampart_types::{AssistantMessage, ChatCompletionResponse, Choice, FinishReason, FunctionCall, Role, ToolCall, ToolKind, Usage};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// `POST /v1/messages` answer (`"type": "message"`); unknown fields are ignored.
+#[derive(Debug, Deserialize)]
+pub(crate) struct MessageWire {
+    pub id: String,
+    pub model: String,
+    #[serde(default)]
+    pub content: Vec<ResponseBlock>,
+    #[serde(default)]
+    pub stop_reason: Option<String>,
+    #[serde(default)]
+    pub usage: UsageWire,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(crate) enum ResponseBlock {
+    Text {
+        text: String,
+    },
+    ToolUse {
+        id: String,
+        name: String,
+        #[serde(default)]
+        input: Value,
+    },
+    Thinking {
+        thinking: String,
+    },
+    /// Server tools, redacted thinking and block types added later carry nothing an OpenAI
+    /// message can hold.
+    #[serde(other)]
+    Other,
+}
+
+/// Anthropic counts cached prompt tokens apart from `input_tokens`; OpenAI's `prompt_tokens`
+/// counts them all, so they are added back.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+pub(crate) struct UsageWire {
+    #[serde(default)]
+    pub input_tokens: Option<u64>,
+    #[serde(default)]
+    pub output_tokens: Option<u64>,
+    #[serde(default)]
+    pub cache_creation_input_tokens: Option<u64>,
+    #[serde(default)]
+    pub cache_read_input_tokens: Option<u64>,
+}
+
+impl UsageWire {
+    pub fn prompt_tokens(&self) -> u64 {
+        self.input_tokens.unwrap_or(0)
+            + self.cache_creation_input_tokens.unwrap_or(0)
+            + self.cache_read_input_tokens.unwrap_or(0)
+    }
+
+    /// A later report (`message_delta` usage is cumulative) overrides the fields it carries.
+    pub fn update(&mut self, later: &UsageWire) {
+        let fields = [
+            (&mut self.input_tokens, later.input_tokens),
+            (&mut self.output_tokens, later.output_tokens),
+            (&mut self.cache_creation_input_tokens, later.cache_creation_input_tokens),
+            (&mut self.cache_read_input_tokens, later.cache_read_input_tokens),
+        ];
+        for (field, later) in fields {
+            if later.is_some() {
+                *field = later;
+            }
+        }
+    }
+
+    pub fn to_openai(self) -> Usage {
+        Usage::new(self.prompt_tokens(), self.output_tokens.unwrap_or(0))
+    }
+}
+
+/// `stop_reason` → `finish_reason`. Reasons Anthropic adds later read as a normal stop.
+pub(crate) fn finish_reason(stop_reason: &str) -> FinishReason {
+    match stop_reason {
+        "max_tokens" | "model_context_window_exceeded" => FinishReason::Length,
+        "tool_use" => FinishReason::ToolCalls,
+        "refusal" => FinishReason::ContentFilter,
+        // end_turn, stop_sequence, pause_turn (a server tool paused a long turn) and unknown.
+        _ => FinishReason::Stop,
+    }
+}
+
+/// `forced_json_tool`: the tool standing in for `response_format`, whose input is the answer.
+pub(crate) fn translate_response(message: MessageWire, forced_json_tool: Option<&str>, created: i64) -> ChatCompletionResponse {
+    let mut text = String::new();
+    let mut reasoning = String::new();
+    let mut tool_calls = Vec::new();
+    let mut json_answer: Option<String> = None;
+    for block in message.content {
+        match block {
+            ResponseBlock::Text { text: piece } => text.push_str(&piece),
+            ResponseBlock::Thinking { thinking } => reasoning.push_str(&thinking),
+            ResponseBlock::ToolUse { name, input, .. } if forced_json_tool == Some(name.as_str()) => {
+                json_answer = Some(input.to_string());
+            }
+            ResponseBlock::ToolUse { id, name, input } => tool_calls.push(ToolCall {
+                id,
+                kind: ToolKind::Function,
+                function: FunctionCall { name, arguments: input.to_string() },
+            }),
+            ResponseBlock::Other => {}
+        }
+    }
+    let mut finish = message.stop_reason.as_deref().map(finish_reason);
+    let content = if let Some(answer) = json_answer {
+        // The client asked for a JSON answer, not a tool call: the turn ended normally.
+        finish = Some(FinishReason::Stop);
+        Some(answer)
+    } else if text.is_empty() && !tool_calls.is_empty() {
+        None
+    } else {
+        Some(text)
+    };
+    ChatCompletionResponse {
+        id: message.id,
+        object: "chat.completion".to_owned(),
+        created,
+        model: message.model,
+        choices: vec![Choice {
+            index: 0,
+            message: AssistantMessage {
+                role: Role::Assistant,
+                content,
+                tool_calls: (!tool_calls.is_empty()).then_some(tool_calls),
+                refusal: None,
+                reasoning_content: (!reasoning.is_empty()).then_some(reasoning),
+            },
+            finish_reason: finish,
+            logprobs: None,
+        }],
+        usage: Some(message.usage.to_openai()),
+        system_fingerprint: None,
+    }
+}

@@ -1,0 +1,17 @@
+//! Rampart's configuration: one TOML file, `RAMPART_*` environment overrides and `${VAR}`
+//! interpolation, validated into a typed [`Config`].
+//!
+//! Every error names the key, the file and the line (or the environment variable) so a user
+//! can fix it without guessing. This crate reads files and the environment and nothing else:
+//! it never opens sockets or databases.
+
+mod env;
+mod error;
+mod load;
+mod locate;
+mod model;
+mod validate;
+
+pub use error::ConfigError;
+pub use load::{ConfigSource, LoadedConfig, load, load_from_str};
+pub use model::*;

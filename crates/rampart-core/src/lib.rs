@@ -1,0 +1,29 @@
+//! Rampart's domain: the traits every capability plugs into and the values they exchange.
+//!
+//! - [`Backend`]: one model server (OpenAI-compatible, Anthropic, Ollama, embedded runtime).
+//! - [`Store`]: durable state (SQLite embedded, PostgreSQL at scale).
+//!
+//! This crate performs no I/O of its own and must never depend on a concrete engine: engines
+//! live in their own crates and are chosen by the binary at start-up.
+
+pub mod backend;
+pub mod store;
+
+pub use backend::*;
+pub use store::*;
+
+/// Seconds since the Unix epoch, as the OpenAI API reports `created`.
+pub fn unix_now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn unix_now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_millis() as i64)
+        .unwrap_or(0)
+}

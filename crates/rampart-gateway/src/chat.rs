@@ -1,0 +1,222 @@
+//! `POST /v1/chat/completions`: parse, validate, resolve the model, call its backend, and
+//! answer as JSON or as server-sent events forwarded chunk by chunk.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Extension;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use rampart_config::ModelKind;
+use rampart_core::{BackendError, ChunkStream};
+use rampart_types::{ChatCompletionRequest, ChatCompletionResponse, ErrorResponse, ToolChoice};
+
+use crate::error::ApiError;
+use crate::middleware::{ModelLabel, RequestId};
+use crate::record::CallRecord;
+use crate::resolve::{field_error, observe_upstream, resolve_model};
+use crate::state::AppState;
+
+#[utoipa::path(
+    post,
+    path = "/v1/chat/completions",
+    tag = "openai",
+    request_body = ChatCompletionRequest,
+    responses(
+        (status = 200, description = "A completion, or `text/event-stream` chunks when `stream` is true", body = ChatCompletionResponse),
+        (status = 400, description = "Invalid request", body = ErrorResponse),
+        (status = 404, description = "Unknown model", body = ErrorResponse),
+        (status = 413, description = "Body too large", body = ErrorResponse),
+        (status = 415, description = "Body is not JSON", body = ErrorResponse),
+        (status = 429, description = "Upstream rate limit", body = ErrorResponse),
+        (status = 502, description = "Upstream failure", body = ErrorResponse),
+        (status = 504, description = "Upstream timeout", body = ErrorResponse),
+    )
+)]
+pub async fn chat_completions(
+    State(state): State<Arc<AppState>>,
+    Extension(request_id): Extension<RequestId>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let mut record = CallRecord::new(state.clone(), request_id.0, "chat.completions");
+    match handle(&state, &headers, body, &mut record).await {
+        Ok(Reply::Complete(response)) => {
+            record.finish(200, None);
+            with_model_label(axum::Json(response).into_response(), &record)
+        }
+        Ok(Reply::Stream(chunks)) => {
+            let label = ModelLabel(record.model.as_ref().map(|model| model.name.clone()).unwrap_or_default());
+            let mut response = sse_response(chunks, record);
+            response.extensions_mut().insert(label);
+            response
+        }
+        Err(error) => {
+            record.finish(error.status().as_u16(), Some(error.to_string()));
+            with_model_label(error.into_response(), &record)
+        }
+    }
+}
+
+enum Reply {
+    Complete(ChatCompletionResponse),
+    Stream(ChunkStream),
+}
+
+async fn handle(state: &AppState, headers: &HeaderMap, body: Body, record: &mut CallRecord) -> Result<Reply, ApiError> {
+    let value = crate::body::read_json(headers, body, state.limits.body_limit_bytes).await?;
+    let mut request = ChatCompletionRequest::from_json(value).map_err(field_error)?;
+    record.requested_model = request.model.clone();
+    record.stream = request.is_stream();
+    record.include_usage = request.include_usage_in_stream();
+    validate(&request)?;
+    let model = resolve_model(state, &request.model, ModelKind::Chat)?;
+    record.model = Some(model.clone());
+    request.model = model.upstream_model.clone();
+    let backend = model.backend.clone();
+    let deadline = state.limits.request_timeout;
+    let started = Instant::now();
+    if request.is_stream() {
+        let result = tokio::time::timeout(deadline, backend.chat_stream(&request)).await;
+        let chunks = observe_upstream(state, backend.name(), started, result, deadline)?;
+        return Ok(Reply::Stream(chunks));
+    }
+    let result = tokio::time::timeout(deadline, backend.chat(&request)).await;
+    let mut response = observe_upstream(state, backend.name(), started, result, deadline)?;
+    response.model = model.name.clone();
+    let usage = *response.usage.get_or_insert_with(Default::default);
+    record.usage = Some(usage);
+    Ok(Reply::Complete(response))
+}
+
+fn validate(request: &ChatCompletionRequest) -> Result<(), ApiError> {
+    if request.messages.is_empty() {
+        return Err(ApiError::invalid("'messages' must contain at least one message", Some("messages")));
+    }
+    if let Some(temperature) = request.temperature
+        && !(0.0..=2.0).contains(&temperature)
+    {
+        return Err(ApiError::invalid(format!("'temperature' is {temperature}: it must be between 0 and 2"), Some("temperature")));
+    }
+    if let Some(top_p) = request.top_p
+        && !(0.0..=1.0).contains(&top_p)
+    {
+        return Err(ApiError::invalid(format!("'top_p' is {top_p}: it must be between 0 and 1"), Some("top_p")));
+    }
+    if request.n == Some(0) {
+        return Err(ApiError::invalid("'n' must be at least 1", Some("n")));
+    }
+    for (param, value) in [("max_tokens", request.max_tokens), ("max_completion_tokens", request.max_completion_tokens)] {
+        if value == Some(0) {
+            return Err(ApiError::invalid(format!("'{param}' must be at least 1"), Some(param)));
+        }
+    }
+    if let Some(ToolChoice::Named(named)) = &request.tool_choice {
+        let known = request.tools.iter().flatten().any(|tool| tool.function.name == named.function.name);
+        if !known {
+            return Err(ApiError::invalid(
+                format!("'tool_choice' names function '{}', which is not in 'tools'", named.function.name),
+                Some("tool_choice"),
+            ));
+        }
+    }
+    for (index, tool) in request.tools.iter().flatten().enumerate() {
+        if tool.function.name.is_empty() {
+            return Err(ApiError::invalid("function names must not be empty", Some(&format!("tools[{index}].function.name"))));
+        }
+    }
+    Ok(())
+}
+
+fn with_model_label(mut response: Response, record: &CallRecord) -> Response {
+    if let Some(model) = &record.model {
+        response.extensions_mut().insert(ModelLabel(model.name.clone()));
+    }
+    response
+}
+
+/// Streams chunks to the client as they arrive: one SSE event per upstream chunk, no buffering.
+fn sse_response(chunks: ChunkStream, record: CallRecord) -> Response {
+    let include_usage = record.include_usage;
+    let public_model = record.model.as_ref().map(|model| model.name.clone()).unwrap_or_default();
+    let state = SseState { chunks, record, include_usage, public_model, ended: false };
+    let events = futures_util::stream::unfold(state, |mut state| async move {
+        let bytes = state.next_event().await?;
+        Some((Ok::<Bytes, Infallible>(bytes), state))
+    });
+    let mut response = Response::new(Body::from_stream(events));
+    *response.status_mut() = StatusCode::OK;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
+}
+
+struct SseState {
+    chunks: ChunkStream,
+    record: CallRecord,
+    include_usage: bool,
+    public_model: String,
+    ended: bool,
+}
+
+impl SseState {
+    async fn next_event(&mut self) -> Option<Bytes> {
+        if self.ended {
+            return None;
+        }
+        loop {
+            match self.chunks.next().await {
+                Some(Ok(mut chunk)) => {
+                    if let Some(usage) = chunk.usage {
+                        self.record.usage = Some(usage);
+                    }
+                    // The backend always reports usage; forward it only if the client asked.
+                    if chunk.choices.is_empty() && chunk.usage.is_some() && !self.include_usage {
+                        continue;
+                    }
+                    if !self.include_usage {
+                        chunk.usage = None;
+                    }
+                    chunk.model.clone_from(&self.public_model);
+                    return Some(sse_data(&chunk));
+                }
+                Some(Err(error)) => {
+                    self.ended = true;
+                    return Some(self.fail(error));
+                }
+                None => {
+                    self.ended = true;
+                    self.record.finish(200, None);
+                    return Some(Bytes::from_static(b"data: [DONE]\n\n"));
+                }
+            }
+        }
+    }
+
+    /// A failure after the stream started: the status line is sent, so the error goes out as a
+    /// final event in OpenAI's error shape, which the official SDKs raise as an exception.
+    fn fail(&mut self, error: BackendError) -> Bytes {
+        let backend = self.record.model.as_ref().map(|model| model.backend.name().to_owned()).unwrap_or_default();
+        self.record.state_metrics().upstream_errors.get_or_create(&crate::metrics::UpstreamErrorLabels { backend, kind: error.metric_kind() }).inc();
+        let error = ApiError::Backend(error);
+        self.record.finish(error.status().as_u16(), Some(error.to_string()));
+        sse_data(&error.to_body())
+    }
+}
+
+fn sse_data<T: serde::Serialize>(value: &T) -> Bytes {
+    let mut event = Vec::with_capacity(256);
+    event.extend_from_slice(b"data: ");
+    if serde_json::to_writer(&mut event, value).is_err() {
+        event.extend_from_slice(br#"{"error":{"message":"could not encode event","type":"api_error","param":null,"code":null}}"#);
+    }
+    event.extend_from_slice(b"\n\n");
+    Bytes::from(event)
+}

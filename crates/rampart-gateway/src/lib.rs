@@ -1,0 +1,86 @@
+//! The HTTP edge: OpenAI-compatible endpoints, health, metrics, the request log API and the
+//! OpenAPI document, plus the server loop.
+//!
+//! Handlers parse and validate, resolve the model in the catalog, call the backend and map
+//! errors once (in `error`). This crate never talks to an engine directly: storage and model
+//! servers come in through `rampart_core` traits. No panic escapes a handler.
+
+mod body;
+mod catalog;
+mod chat;
+mod embeddings;
+mod error;
+mod health;
+mod metrics;
+mod middleware;
+mod models;
+mod openapi;
+mod record;
+mod request_log;
+mod requests_api;
+mod resolve;
+mod server;
+mod state;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+pub use catalog::{CatalogError, ModelCatalog, ResolvedModel};
+pub use error::ApiError;
+pub use health::HealthMonitor;
+pub use metrics::Metrics;
+pub use openapi::openapi_json;
+pub use request_log::RequestLogger;
+pub use server::{ServeOptions, serve};
+pub use state::{AppState, Limits};
+
+/// All routes, wrapped in the request-id / panic / metrics layer.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/v1/chat/completions", post(chat::chat_completions))
+        .route("/v1/embeddings", post(embeddings::embeddings))
+        .route("/v1/models", get(models::list_models))
+        .route("/v1/models/{*id}", get(models::get_model))
+        .route("/health", get(health::health))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics_text))
+        .route("/openapi.json", get(openapi_document))
+        .route("/api/v1/requests", get(requests_api::list_requests))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::observe))
+        .with_state(state)
+}
+
+async fn metrics_text(axum::extract::State(state): axum::extract::State<Arc<AppState>>) -> Response {
+    let mut response = state.metrics.render().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    response
+}
+
+async fn openapi_document() -> Response {
+    let mut response = openapi_json().into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::NotFound { message: format!("no route for {}: see /openapi.json for the API", uri.path()) }
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    let body = rampart_types::ErrorResponse::new(
+        "invalid_request_error",
+        format!("method {method} is not allowed on {}", uri.path()),
+    )
+    .with_code("method_not_allowed");
+    (axum::http::StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response()
+}

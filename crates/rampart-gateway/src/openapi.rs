@@ -1,0 +1,41 @@
+//! The OpenAPI document, generated from the handlers' annotations and the wire types.
+//! `docs/openapi.json` is a checked-in copy; a test fails when the two drift apart.
+
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Rampart",
+        description = "Sovereign AI gateway: an OpenAI-compatible API in front of local and cloud models.",
+        license(name = "Apache-2.0")
+    ),
+    paths(
+        crate::chat::chat_completions,
+        crate::embeddings::embeddings,
+        crate::models::list_models,
+        crate::models::get_model,
+        crate::health::health,
+        crate::health::healthz,
+        crate::health::readyz,
+        crate::requests_api::list_requests,
+        metrics,
+    ),
+    tags(
+        (name = "openai", description = "OpenAI-compatible endpoints"),
+        (name = "health", description = "Liveness, readiness and component health"),
+        (name = "rampart", description = "Rampart's own API"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The document as pretty JSON, as served at `/openapi.json` and checked in.
+pub fn openapi_json() -> String {
+    ApiDoc::openapi().to_pretty_json().unwrap_or_else(|error| format!("{{\"error\":\"{error}\"}}"))
+}
+
+/// Prometheus metrics in the text exposition format.
+#[utoipa::path(get, path = "/metrics", tag = "health",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+#[allow(dead_code, reason = "documents the /metrics route, which is served by a closure over the registry")]
+pub(crate) fn metrics() {}

@@ -1,0 +1,72 @@
+//! Steps shared by the model endpoints: field errors, model lookup, upstream bookkeeping.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rampart_config::ModelKind;
+use rampart_core::BackendError;
+use rampart_types::FieldError;
+
+use crate::catalog::ResolvedModel;
+use crate::error::ApiError;
+use crate::metrics::{BackendLabels, UpstreamErrorLabels};
+use crate::state::AppState;
+
+pub fn field_error(error: FieldError) -> ApiError {
+    ApiError::InvalidRequest { message: error.message, param: error.param, code: None }
+}
+
+/// Finds the model by name or alias; a miss suggests close names, a kind mismatch says why.
+pub fn resolve_model(state: &AppState, name: &str, wanted: ModelKind) -> Result<Arc<ResolvedModel>, ApiError> {
+    let Some(model) = state.catalog.resolve(name) else {
+        let suggestions = state.catalog.suggestions(name);
+        let hint = if suggestions.is_empty() {
+            if state.catalog.models().is_empty() {
+                " No models are configured: add [[backends]] and [[models]] to the config.".to_owned()
+            } else {
+                " GET /v1/models lists the available models.".to_owned()
+            }
+        } else {
+            format!(" Did you mean {}?", suggestions.iter().map(|name| format!("'{name}'")).collect::<Vec<_>>().join(" or "))
+        };
+        return Err(ApiError::ModelNotFound { message: format!("The model '{name}' does not exist.{hint}") });
+    };
+    if model.kind != wanted {
+        let endpoint = match model.kind {
+            ModelKind::Chat => "/v1/chat/completions",
+            ModelKind::Embedding => "/v1/embeddings",
+        };
+        return Err(ApiError::invalid(
+            format!("model '{name}' is a {} model: use it with {endpoint}", model.kind.as_str()),
+            Some("model"),
+        ));
+    }
+    Ok(model.clone())
+}
+
+/// Records upstream latency and errors, and turns a deadline overrun into a 504.
+pub fn observe_upstream<T>(
+    state: &AppState,
+    backend: &str,
+    started: Instant,
+    result: Result<Result<T, BackendError>, tokio::time::error::Elapsed>,
+    deadline: Duration,
+) -> Result<T, ApiError> {
+    state
+        .metrics
+        .upstream_duration
+        .get_or_create(&BackendLabels { backend: backend.to_owned() })
+        .observe(started.elapsed().as_secs_f64());
+    let error = match result {
+        Ok(Ok(value)) => return Ok(value),
+        Ok(Err(error)) => error,
+        Err(_) => BackendError::Timeout { backend: backend.to_owned(), timeout: deadline },
+    };
+    state
+        .metrics
+        .upstream_errors
+        .get_or_create(&UpstreamErrorLabels { backend: backend.to_owned(), kind: error.metric_kind() })
+        .inc();
+    tracing::warn!(backend, error = %error, "upstream call failed");
+    Err(ApiError::Backend(error))
+}

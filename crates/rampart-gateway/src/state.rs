@@ -1,0 +1,39 @@
+//! Everything a handler needs, built once at start-up.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rampart_config::ServerConfig;
+use rampart_core::Store;
+
+use crate::catalog::ModelCatalog;
+use crate::health::HealthMonitor;
+use crate::metrics::Metrics;
+use crate::request_log::RequestLogger;
+
+/// Per-request limits from `[server]`.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub body_limit_bytes: u64,
+    pub request_timeout: Duration,
+}
+
+impl From<&ServerConfig> for Limits {
+    fn from(server: &ServerConfig) -> Self {
+        Limits {
+            body_limit_bytes: server.body_limit_bytes,
+            request_timeout: Duration::from_secs(server.request_timeout_secs),
+        }
+    }
+}
+
+pub struct AppState {
+    pub catalog: ModelCatalog,
+    pub store: Arc<dyn Store>,
+    pub metrics: Arc<Metrics>,
+    pub request_log: RequestLogger,
+    pub health: Arc<HealthMonitor>,
+    pub limits: Limits,
+    pub started_at: Instant,
+    pub started_unix_secs: i64,
+}

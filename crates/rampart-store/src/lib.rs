@@ -1,0 +1,110 @@
+//! Durable storage for Rampart: the [`Store`] trait of `rampart-core` on SQLite (the embedded
+//! default, one file) and on PostgreSQL (shared by several gateway replicas), chosen at
+//! start-up by the URL scheme through [`open_store`].
+//!
+//! This crate writes what it is given and reads it back: it never creates ids or timestamps,
+//! never decides anything about a request, and never acknowledges a write before it is
+//! committed. It must never panic on what the database, the disk or a URL hands it, and never
+//! put a password from a URL into an error or a log line. Both engines pass the same
+//! conformance suite (`tests/conformance.rs`); behaviour that differs between them is a bug.
+
+mod postgres;
+mod request_log;
+mod sqlite;
+
+use std::sync::Arc;
+
+use rampart_core::{Store, StoreError};
+
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+/// The URL forms [`open_store`] accepts, as told to someone who gave another.
+pub const SUPPORTED_URL_FORMS: &str =
+    "sqlite://PATH, sqlite:PATH, sqlite::memory:, postgres://... or postgresql://...";
+
+/// Opens the store a URL names, applying pending migrations: `sqlite:` URLs open a
+/// [`SqliteStore`], `postgres://` and `postgresql://` URLs a [`PostgresStore`].
+pub async fn open_store(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    // Schemes match exactly (lower case), as the engines' own URL parsers expect them.
+    match url.split_once(':').map(|(scheme, _)| scheme) {
+        Some("sqlite") => Ok(Arc::new(SqliteStore::open(url).await?)),
+        Some("postgres" | "postgresql") => Ok(Arc::new(PostgresStore::open(url).await?)),
+        _ => Err(StoreError::UnsupportedUrl {
+            url: redact_url_password(url),
+            reason: format!("expected one of {SUPPORTED_URL_FORMS}"),
+        }),
+    }
+}
+
+/// The URL with any password (in `user:password@` or a `password=` parameter) replaced by
+/// `***`, fit for errors and logs.
+pub(crate) fn redact_url_password(url: &str) -> String {
+    let mut redacted = url.to_owned();
+    if let Some(authority_start) = redacted.find("://").map(|index| index + 3) {
+        let authority_end = redacted[authority_start..]
+            .find(['/', '?', '#'])
+            .map_or(redacted.len(), |index| authority_start + index);
+        let authority = &redacted[authority_start..authority_end];
+        if let Some(at) = authority.rfind('@')
+            && let Some(colon) = authority[..at].find(':')
+        {
+            redacted.replace_range(authority_start + colon + 1..authority_start + at, "***");
+        }
+    }
+    if let Some(query_start) = redacted.find('?') {
+        let (base, query) = redacted.split_at(query_start + 1);
+        let query = query
+            .split('&')
+            .map(|param| match param.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                _ => param.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("&");
+        redacted = format!("{base}{query}");
+    }
+    redacted
+}
+
+/// A sqlx error as a sentence for an operator.
+pub(crate) fn sqlx_detail(error: &sqlx::Error) -> String {
+    match error {
+        sqlx::Error::PoolTimedOut => {
+            "no database connection could be had in time; is the database running and reachable?"
+                .to_owned()
+        }
+        other => other.to_string(),
+    }
+}
+
+pub(crate) fn query_error(error: sqlx::Error) -> StoreError {
+    StoreError::Query {
+        detail: sqlx_detail(&error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url_password;
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            redact_url_password("postgres://rampart:s3cret@db:5432/rampart"),
+            "postgres://rampart:***@db:5432/rampart"
+        );
+        assert_eq!(
+            redact_url_password("mysql://root:p@ss@db/x?password=two&sslmode=require"),
+            "mysql://root:***@db/x?password=***&sslmode=require"
+        );
+        assert_eq!(
+            redact_url_password("postgres://postgres@127.0.0.1/test"),
+            "postgres://postgres@127.0.0.1/test"
+        );
+        assert_eq!(
+            redact_url_password("sqlite://data/rampart.db"),
+            "sqlite://data/rampart.db"
+        );
+    }
+}

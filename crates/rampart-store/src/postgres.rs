@@ -1,0 +1,131 @@
+//! The shared engine: PostgreSQL, for several gateway replicas writing one request log.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rampart_core::{RequestLogEntry, RequestLogQuery, Store, StoreError};
+use sqlx::Connection;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+
+use crate::request_log::{self, INSERT_CHUNK_ROWS, StoredRequest};
+use crate::{query_error, redact_url_password, sqlx_detail};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+const MAX_CONNECTIONS: u32 = 10;
+/// A database that is down or unreachable fails start-up and requests after this long, with
+/// a message, instead of hanging them.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+const DIAGNOSTIC_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The request log in a PostgreSQL database.
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects to a `postgres://` or `postgresql://` URL and applies pending migrations.
+    ///
+    /// Every libpq-style parameter sqlx understands is honoured, including
+    /// `?options=-c%20search_path%3Dmy_schema` to keep the tables in a schema of their own
+    /// (the schema must already exist).
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        // Errors name where we tried to connect, never the password.
+        let location = redact_url_password(url);
+        let open_error = |detail: String| StoreError::Open {
+            location: location.clone(),
+            detail,
+        };
+
+        let options =
+            PgConnectOptions::from_str(url).map_err(|error| open_error(sqlx_detail(&error)))?;
+        let pool = match PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options.clone())
+            .await
+        {
+            Ok(pool) => pool,
+            Err(sqlx::Error::PoolTimedOut) => {
+                return Err(open_error(why_no_connection(&options).await));
+            }
+            Err(error) => return Err(open_error(sqlx_detail(&error))),
+        };
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|error| StoreError::Migration {
+                detail: format!("PostgreSQL at '{location}': {error}"),
+            })?;
+        tracing::debug!(location = %location, "opened PostgreSQL store");
+        Ok(Self { pool })
+    }
+}
+
+/// The pool retries refused connections until its timeout and then reports only that it timed
+/// out; one more direct attempt recovers the cause (refused, unknown host, ...) for the operator.
+async fn why_no_connection(options: &PgConnectOptions) -> String {
+    let waited = ACQUIRE_TIMEOUT.as_secs();
+    match tokio::time::timeout(
+        DIAGNOSTIC_CONNECT_TIMEOUT,
+        PgConnection::connect_with(options),
+    )
+    .await
+    {
+        Ok(Err(error)) => format!("no connection within {waited} s: {}", sqlx_detail(&error)),
+        Ok(Ok(connection)) => {
+            // It came up just now; the caller can simply try again.
+            let _ = connection.close().await;
+            format!("no connection within {waited} s (the database answered only afterwards)")
+        }
+        Err(_) => format!(
+            "no connection within {waited} s; is PostgreSQL running and reachable from here?"
+        ),
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    fn engine(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(query_error)?;
+        Ok(())
+    }
+
+    async fn record_requests(&self, entries: &[RequestLogEntry]) -> Result<(), StoreError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut transaction = self.pool.begin().await.map_err(query_error)?;
+        for chunk in entries.chunks(INSERT_CHUNK_ROWS) {
+            request_log::insert_statement(chunk)
+                .build()
+                .execute(&mut *transaction)
+                .await
+                .map_err(query_error)?;
+        }
+        transaction.commit().await.map_err(query_error)
+    }
+
+    async fn list_requests(
+        &self,
+        query: &RequestLogQuery,
+    ) -> Result<Vec<RequestLogEntry>, StoreError> {
+        request_log::list_statement(query)
+            .build_query_as::<StoredRequest>()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(query_error)?
+            .into_iter()
+            .map(StoredRequest::into_entry)
+            .collect()
+    }
+}

@@ -1,0 +1,162 @@
+//! The embedded engine: one SQLite file, WAL journal, every commit synced to disk.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rampart_core::{RequestLogEntry, RequestLogQuery, Store, StoreError};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::request_log::{self, INSERT_CHUNK_ROWS, StoredRequest};
+use crate::{query_error, sqlx_detail};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// How long a writer waits for another connection's write lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// SQLite writes one at a time; a few connections let reads run beside a write (WAL).
+const MAX_CONNECTIONS: u32 = 4;
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The request log in a SQLite database file (or in memory, for throwaway runs).
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating it and its parent directories when missing) the database named by a
+    /// `sqlite://PATH`, `sqlite:PATH` or `sqlite::memory:` URL, and applies pending migrations.
+    ///
+    /// `synchronous = FULL` with the WAL journal: a write acknowledged by
+    /// [`Store::record_requests`] survives the process being killed and the machine losing power.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let open_error = |detail: String| StoreError::Open {
+            location: url.to_owned(),
+            detail,
+        };
+        let in_memory = names_in_memory_database(url);
+
+        let mut options = SqliteConnectOptions::from_str(url)
+            .map_err(|error| open_error(sqlx_detail(&error)))?
+            .create_if_missing(true)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true)
+            .synchronous(SqliteSynchronous::Full);
+        let mut pool_options = SqlitePoolOptions::new().acquire_timeout(ACQUIRE_TIMEOUT);
+
+        if in_memory {
+            // An in-memory database lives only as long as a connection to it: keep exactly one,
+            // forever, which also avoids shared-cache table locks between connections.
+            pool_options = pool_options
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None);
+        } else {
+            options = options.journal_mode(SqliteJournalMode::Wal);
+            pool_options = pool_options.max_connections(MAX_CONNECTIONS);
+            if let Some(parent) = options
+                .get_filename()
+                .parent()
+                .filter(|parent| !parent.as_os_str().is_empty())
+            {
+                tokio::fs::create_dir_all(parent).await.map_err(|error| {
+                    open_error(format!(
+                        "cannot create directory '{}': {error}",
+                        parent.display()
+                    ))
+                })?;
+            }
+        }
+
+        let pool = pool_options
+            .connect_with(options)
+            .await
+            .map_err(|error| open_error(sqlx_detail(&error)))?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|error| StoreError::Migration {
+                detail: format!("SQLite at '{url}': {error}"),
+            })?;
+        tracing::debug!(location = url, in_memory, "opened SQLite store");
+        Ok(Self { pool })
+    }
+}
+
+/// `sqlite::memory:`, `sqlite://:memory:` and `?mode=memory` all name a database that never
+/// touches disk (so no directory to create and no WAL).
+fn names_in_memory_database(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    let (database, params) = rest.split_once('?').unwrap_or((rest, ""));
+    database == ":memory:" || params.split('&').any(|param| param == "mode=memory")
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn engine(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(query_error)?;
+        Ok(())
+    }
+
+    async fn record_requests(&self, entries: &[RequestLogEntry]) -> Result<(), StoreError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        // IMMEDIATE takes the write lock up front, so waiting for it is covered by busy_timeout.
+        let mut transaction = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(query_error)?;
+        for chunk in entries.chunks(INSERT_CHUNK_ROWS) {
+            request_log::insert_statement(chunk)
+                .build()
+                .execute(&mut *transaction)
+                .await
+                .map_err(query_error)?;
+        }
+        transaction.commit().await.map_err(query_error)
+    }
+
+    async fn list_requests(
+        &self,
+        query: &RequestLogQuery,
+    ) -> Result<Vec<RequestLogEntry>, StoreError> {
+        request_log::list_statement(query)
+            .build_query_as::<StoredRequest>()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(query_error)?
+            .into_iter()
+            .map(StoredRequest::into_entry)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names_in_memory_database;
+
+    #[test]
+    fn recognises_in_memory_urls() {
+        assert!(names_in_memory_database("sqlite::memory:"));
+        assert!(names_in_memory_database("sqlite://:memory:"));
+        assert!(names_in_memory_database("sqlite://?mode=memory"));
+        assert!(!names_in_memory_database("sqlite://data/rampart.db"));
+        assert!(!names_in_memory_database("sqlite:rampart.db?mode=rwc"));
+    }
+}

@@ -1,0 +1,624 @@
+//! The one conformance suite every `Store` engine passes.
+//!
+//! Each check is an `async fn(Arc<dyn Store>)` that knows nothing of the engine; the
+//! `conformance!` macro runs every check once against a fresh SQLite file and once against a
+//! fresh PostgreSQL schema. PostgreSQL is required: it is reached at
+//! `postgres://postgres@127.0.0.1:5432/test` unless `RAMPART_TEST_POSTGRES_URL` says otherwise,
+//! and a test fails (never skips) when it cannot be reached. Engine-specific behaviour (SQLite
+//! durability across reopen, URL forms, errors) is tested after the suite.
+
+// Helpers outside `#[test]` functions are test code too: a failed expectation is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rampart_core::{RequestLogEntry, RequestLogQuery, Store, StoreError};
+use rampart_store::open_store;
+use sqlx::Connection;
+use tempfile::TempDir;
+use uuid::Uuid;
+
+const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+/// 2025-06-15, so every test row has a fixed, recognisable time.
+const BASE_TIME_MS: i64 = 1_750_000_000_000;
+
+// ---------------------------------------------------------------------------------------------
+// Harnesses: one fresh, empty store per test.
+
+struct SqliteHarness {
+    store: Arc<dyn Store>,
+    url: String,
+    _dir: TempDir,
+}
+
+async fn sqlite_harness() -> SqliteHarness {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    // A nested path, so every test also checks that missing parent directories are created.
+    let path = dir.path().join("state").join("rampart.db");
+    let url = format!("sqlite://{}", path.display());
+    let store = open_store(&url)
+        .await
+        .unwrap_or_else(|error| panic!("open {url}: {error}"));
+    SqliteHarness {
+        store,
+        url,
+        _dir: dir,
+    }
+}
+
+struct PostgresHarness {
+    store: Arc<dyn Store>,
+    admin_url: String,
+    schema: String,
+}
+
+fn postgres_admin_url() -> String {
+    std::env::var("RAMPART_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned())
+}
+
+/// The URL with `search_path` set to `schema` for every connection of the store's pool.
+fn with_search_path(url: &str, schema: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}options=-c%20search_path%3D{schema}")
+}
+
+async fn postgres_admin_connection(admin_url: &str) -> sqlx::PgConnection {
+    let connect = sqlx::PgConnection::connect(admin_url);
+    match tokio::time::timeout(Duration::from_secs(10), connect).await {
+        Ok(Ok(connection)) => connection,
+        Ok(Err(error)) => panic!(
+            "PostgreSQL at {admin_url} is required by the store conformance suite \
+             (set RAMPART_TEST_POSTGRES_URL to use another): {error}"
+        ),
+        Err(_) => panic!(
+            "PostgreSQL at {admin_url} is required by the store conformance suite \
+             (set RAMPART_TEST_POSTGRES_URL to use another): no answer within 10 s"
+        ),
+    }
+}
+
+/// A store in a schema of its own, so tests running side by side never see each other's rows.
+async fn postgres_harness() -> PostgresHarness {
+    let admin_url = postgres_admin_url();
+    let schema = format!("rampart_test_{}", Uuid::now_v7().simple());
+    let mut admin = postgres_admin_connection(&admin_url).await;
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&mut admin)
+        .await
+        .expect("create test schema");
+    admin.close().await.expect("close admin connection");
+
+    let url = with_search_path(&admin_url, &schema);
+    let store = open_store(&url)
+        .await
+        .unwrap_or_else(|error| panic!("open {url}: {error}"));
+    PostgresHarness {
+        store,
+        admin_url,
+        schema,
+    }
+}
+
+impl PostgresHarness {
+    /// Run after a check passed; a failed check leaves its schema behind to be looked at.
+    async fn drop_schema(self) {
+        drop(self.store);
+        let mut admin = postgres_admin_connection(&self.admin_url).await;
+        sqlx::query(&format!("DROP SCHEMA {} CASCADE", self.schema))
+            .execute(&mut admin)
+            .await
+            .expect("drop test schema");
+    }
+}
+
+macro_rules! conformance {
+    ($($check:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    let harness = super::sqlite_harness().await;
+                    super::$check(std::sync::Arc::clone(&harness.store)).await;
+                }
+            )+
+        }
+
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    let harness = super::postgres_harness().await;
+                    super::$check(std::sync::Arc::clone(&harness.store)).await;
+                    harness.drop_schema().await;
+                }
+            )+
+        }
+    };
+}
+
+conformance!(
+    ping_succeeds,
+    empty_store_lists_nothing,
+    empty_batch_is_accepted,
+    round_trip_keeps_every_field,
+    status_and_counter_extremes_round_trip,
+    counters_beyond_i64_saturate_and_nan_cost_is_zero,
+    lists_newest_first_across_batches,
+    limit_and_cursor_paging_covers_every_row_once,
+    limit_zero_means_fifty_and_limits_clamp_to_a_thousand,
+    filters_by_model,
+    filters_by_status,
+    filters_by_since_inclusively,
+    filters_and_cursor_combine,
+    records_500_rows_in_one_call,
+    failed_batch_stores_nothing,
+);
+
+// ---------------------------------------------------------------------------------------------
+// Test data.
+
+/// Entry number `index` of a test; ids are UUIDv7 made in call order, so later is newer.
+fn entry(index: usize, model: &str) -> RequestLogEntry {
+    let index_u64 = index as u64;
+    RequestLogEntry {
+        id: Uuid::now_v7().to_string(),
+        request_id: format!("req-{index}"),
+        time_unix_ms: BASE_TIME_MS + index as i64 * 1000,
+        endpoint: "chat.completions".to_owned(),
+        model: model.to_owned(),
+        backend: "local-vllm".to_owned(),
+        status: if index.is_multiple_of(3) { 429 } else { 200 },
+        stream: index.is_multiple_of(2),
+        tokens_in: index_u64 * 10,
+        tokens_out: index_u64 * 3,
+        latency_ms: 100 + index_u64,
+        cost_usd: index as f64 * 0.000_125,
+        error: (index.is_multiple_of(3)).then(|| "rate limited".to_owned()),
+    }
+}
+
+fn entries(count: usize, model: &str) -> Vec<RequestLogEntry> {
+    (0..count).map(|index| entry(index, model)).collect()
+}
+
+fn newest_first(entries: &[RequestLogEntry]) -> Vec<RequestLogEntry> {
+    let mut sorted = entries.to_vec();
+    sorted.sort_by(|left, right| right.id.cmp(&left.id));
+    sorted
+}
+
+fn limit(limit: u32) -> RequestLogQuery {
+    RequestLogQuery {
+        limit,
+        ..RequestLogQuery::default()
+    }
+}
+
+async fn record(store: &Arc<dyn Store>, entries: &[RequestLogEntry]) {
+    store
+        .record_requests(entries)
+        .await
+        .expect("record_requests");
+}
+
+async fn list(store: &Arc<dyn Store>, query: &RequestLogQuery) -> Vec<RequestLogEntry> {
+    store.list_requests(query).await.expect("list_requests")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks: each runs against every engine.
+
+async fn ping_succeeds(store: Arc<dyn Store>) {
+    store.ping().await.expect("ping");
+}
+
+async fn empty_store_lists_nothing(store: Arc<dyn Store>) {
+    assert_eq!(list(&store, &RequestLogQuery::default()).await, vec![]);
+    let filtered = RequestLogQuery {
+        limit: 10,
+        before_id: Some("ffffffff-ffff-7fff-bfff-ffffffffffff".to_owned()),
+        since_unix_ms: Some(0),
+        model: Some("gpt-4o".to_owned()),
+        status: Some(200),
+    };
+    assert_eq!(list(&store, &filtered).await, vec![]);
+}
+
+async fn empty_batch_is_accepted(store: Arc<dyn Store>) {
+    record(&store, &[]).await;
+    assert_eq!(list(&store, &RequestLogQuery::default()).await, vec![]);
+}
+
+async fn round_trip_keeps_every_field(store: Arc<dyn Store>) {
+    let failed = RequestLogEntry {
+        id: Uuid::now_v7().to_string(),
+        request_id: "client-supplied-id-42".to_owned(),
+        time_unix_ms: BASE_TIME_MS + 17,
+        endpoint: "embeddings".to_owned(),
+        model: "text-embedding-3-small".to_owned(),
+        backend: "openai-primary".to_owned(),
+        status: 502,
+        stream: false,
+        tokens_in: 1234,
+        tokens_out: 0,
+        latency_ms: 30_001,
+        cost_usd: 0.000_123_456_789,
+        error: Some("upstream said: 'bad gateway' \"twice\"; ünïcode ✓ -- DROP TABLE x".to_owned()),
+    };
+    let streamed = RequestLogEntry {
+        id: Uuid::now_v7().to_string(),
+        request_id: "gw-0190".to_owned(),
+        time_unix_ms: BASE_TIME_MS + 18,
+        endpoint: "chat.completions".to_owned(),
+        model: String::new(),
+        backend: String::new(),
+        status: 200,
+        stream: true,
+        tokens_in: 5,
+        tokens_out: 987_654,
+        latency_ms: 0,
+        cost_usd: 12.5,
+        error: None,
+    };
+    record(&store, &[failed.clone(), streamed.clone()]).await;
+
+    assert_eq!(
+        list(&store, &RequestLogQuery::default()).await,
+        vec![streamed, failed]
+    );
+}
+
+async fn status_and_counter_extremes_round_trip(store: Arc<dyn Store>) {
+    let mut lowest = entry(1, "m");
+    lowest.status = 0;
+    lowest.time_unix_ms = i64::MIN;
+    lowest.cost_usd = 0.0;
+    let mut highest = entry(2, "m");
+    highest.status = u16::MAX;
+    highest.time_unix_ms = i64::MAX;
+    highest.tokens_in = i64::MAX as u64;
+    highest.tokens_out = i64::MAX as u64;
+    highest.latency_ms = i64::MAX as u64;
+    highest.cost_usd = f64::MAX;
+    record(&store, &[lowest.clone(), highest.clone()]).await;
+
+    assert_eq!(
+        list(&store, &RequestLogQuery::default()).await,
+        vec![highest, lowest]
+    );
+}
+
+async fn counters_beyond_i64_saturate_and_nan_cost_is_zero(store: Arc<dyn Store>) {
+    let mut huge = entry(1, "m");
+    huge.tokens_in = u64::MAX;
+    huge.tokens_out = i64::MAX as u64 + 1;
+    huge.latency_ms = u64::MAX;
+    huge.cost_usd = f64::NAN;
+    record(&store, std::slice::from_ref(&huge)).await;
+
+    let stored = list(&store, &RequestLogQuery::default()).await;
+    let expected = RequestLogEntry {
+        tokens_in: i64::MAX as u64,
+        tokens_out: i64::MAX as u64,
+        latency_ms: i64::MAX as u64,
+        cost_usd: 0.0,
+        ..huge
+    };
+    assert_eq!(stored, vec![expected]);
+}
+
+async fn lists_newest_first_across_batches(store: Arc<dyn Store>) {
+    let all = entries(20, "m");
+    for batch in all.chunks(5) {
+        record(&store, batch).await;
+    }
+
+    let listed = list(&store, &limit(100)).await;
+    assert_eq!(listed, newest_first(&all));
+    assert_eq!(
+        listed.first().map(|entry| &entry.request_id),
+        Some(&"req-19".to_owned())
+    );
+}
+
+async fn limit_and_cursor_paging_covers_every_row_once(store: Arc<dyn Store>) {
+    let all = entries(23, "m");
+    record(&store, &all).await;
+
+    let mut seen = Vec::new();
+    let mut page_sizes = Vec::new();
+    let mut query = limit(5);
+    loop {
+        let page = list(&store, &query).await;
+        if page.is_empty() {
+            break;
+        }
+        page_sizes.push(page.len());
+        query.before_id = page.last().map(|entry| entry.id.clone());
+        seen.extend(page);
+    }
+
+    assert_eq!(page_sizes, vec![5, 5, 5, 5, 3]);
+    assert_eq!(seen, newest_first(&all));
+}
+
+async fn limit_zero_means_fifty_and_limits_clamp_to_a_thousand(store: Arc<dyn Store>) {
+    let all = entries(1001, "m");
+    record(&store, &all).await;
+    let expected = newest_first(&all);
+
+    assert_eq!(list(&store, &limit(0)).await, expected[..50]);
+    assert_eq!(list(&store, &limit(1)).await, expected[..1]);
+    assert_eq!(list(&store, &limit(1000)).await, expected[..1000]);
+    assert_eq!(list(&store, &limit(5000)).await, expected[..1000]);
+    assert_eq!(list(&store, &limit(u32::MAX)).await, expected[..1000]);
+}
+
+async fn filters_by_model(store: Arc<dyn Store>) {
+    let all: Vec<_> = (0..12)
+        .map(|index| {
+            entry(
+                index,
+                if index.is_multiple_of(4) {
+                    "llama-3.1-8b"
+                } else {
+                    "gpt-4o"
+                },
+            )
+        })
+        .collect();
+    record(&store, &all).await;
+
+    let query = RequestLogQuery {
+        limit: 100,
+        model: Some("llama-3.1-8b".to_owned()),
+        ..RequestLogQuery::default()
+    };
+    let expected: Vec<_> = newest_first(&all)
+        .into_iter()
+        .filter(|entry| entry.model == "llama-3.1-8b")
+        .collect();
+    assert_eq!(expected.len(), 3);
+    assert_eq!(list(&store, &query).await, expected);
+
+    let nobody = RequestLogQuery {
+        model: Some("llama".to_owned()),
+        ..query
+    };
+    assert_eq!(
+        list(&store, &nobody).await,
+        vec![],
+        "model matches exactly, not by prefix"
+    );
+}
+
+async fn filters_by_status(store: Arc<dyn Store>) {
+    let all = entries(12, "m");
+    record(&store, &all).await;
+
+    let query = RequestLogQuery {
+        limit: 100,
+        status: Some(429),
+        ..RequestLogQuery::default()
+    };
+    let expected: Vec<_> = newest_first(&all)
+        .into_iter()
+        .filter(|entry| entry.status == 429)
+        .collect();
+    assert_eq!(expected.len(), 4);
+    assert_eq!(list(&store, &query).await, expected);
+}
+
+async fn filters_by_since_inclusively(store: Arc<dyn Store>) {
+    let all = entries(12, "m");
+    record(&store, &all).await;
+    let since = all[8].time_unix_ms;
+
+    let query = RequestLogQuery {
+        limit: 100,
+        since_unix_ms: Some(since),
+        ..RequestLogQuery::default()
+    };
+    let expected: Vec<_> = newest_first(&all)
+        .into_iter()
+        .filter(|entry| entry.time_unix_ms >= since)
+        .collect();
+    assert_eq!(expected.len(), 4);
+    assert_eq!(list(&store, &query).await, expected);
+}
+
+async fn filters_and_cursor_combine(store: Arc<dyn Store>) {
+    let all: Vec<_> = (0..30)
+        .map(|index| entry(index, if index.is_multiple_of(2) { "a" } else { "b" }))
+        .collect();
+    record(&store, &all).await;
+    let since = all[4].time_unix_ms;
+    let matches = |entry: &RequestLogEntry| {
+        entry.model == "a" && entry.status == 429 && entry.time_unix_ms >= since
+    };
+    // Model "a" and status 429 are indexes divisible by 6; since index 4 leaves 6, 12, 18, 24.
+    let expected: Vec<_> = newest_first(&all).into_iter().filter(matches).collect();
+    assert_eq!(expected.len(), 4);
+
+    let mut query = RequestLogQuery {
+        limit: 3,
+        before_id: None,
+        since_unix_ms: Some(since),
+        model: Some("a".to_owned()),
+        status: Some(429),
+    };
+    let first_page = list(&store, &query).await;
+    assert_eq!(first_page, expected[..3]);
+    query.before_id = first_page.last().map(|entry| entry.id.clone());
+    assert_eq!(list(&store, &query).await, expected[3..]);
+}
+
+async fn records_500_rows_in_one_call(store: Arc<dyn Store>) {
+    let all = entries(500, "bulk");
+    record(&store, &all).await;
+
+    assert_eq!(list(&store, &limit(1000)).await, newest_first(&all));
+}
+
+async fn failed_batch_stores_nothing(store: Arc<dyn Store>) {
+    // A duplicate id at the end of a batch longer than one INSERT statement: the rows before
+    // it, written by earlier statements of the same transaction, must not be kept either.
+    let mut batch = entries(600, "m");
+    let duplicate = RequestLogEntry {
+        request_id: "duplicate".to_owned(),
+        ..batch[0].clone()
+    };
+    batch.push(duplicate);
+    let error = store
+        .record_requests(&batch)
+        .await
+        .expect_err("a duplicate id fails the batch");
+    assert!(
+        matches!(error, StoreError::Query { .. }),
+        "unexpected error: {error:?}"
+    );
+    assert_eq!(list(&store, &limit(1000)).await, vec![]);
+
+    // The store is still usable, and a batch clashing with a stored row is refused whole too.
+    let kept = entry(1000, "m");
+    record(&store, std::slice::from_ref(&kept)).await;
+    let clashing = vec![
+        entry(1001, "m"),
+        RequestLogEntry {
+            request_id: "again".to_owned(),
+            ..kept.clone()
+        },
+    ];
+    assert!(store.record_requests(&clashing).await.is_err());
+    assert_eq!(list(&store, &limit(1000)).await, vec![kept]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Engine-specific behaviour.
+
+#[tokio::test]
+async fn sqlite_acknowledged_writes_survive_reopening_the_file() {
+    let harness = sqlite_harness().await;
+    let all = entries(40, "durable");
+    record(&harness.store, &all).await;
+    let SqliteHarness { store, url, _dir } = harness;
+    drop(store);
+
+    let reopened = open_store(&url).await.expect("reopen the same file");
+    assert_eq!(reopened.engine(), "sqlite");
+    assert_eq!(list(&reopened, &limit(1000)).await, newest_first(&all));
+
+    // The journal mode is kept in the file, so a separate connection can confirm it.
+    let mut raw = sqlx::SqliteConnection::connect(&url)
+        .await
+        .expect("raw connection");
+    let journal_mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut raw)
+        .await
+        .expect("read journal mode");
+    assert_eq!(journal_mode, "wal");
+}
+
+#[tokio::test]
+async fn sqlite_accepts_single_colon_and_in_memory_urls() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("a").join("b").join("single-colon.db");
+    for url in [
+        format!("sqlite:{}", path.display()),
+        "sqlite::memory:".to_owned(),
+    ] {
+        let store = open_store(&url)
+            .await
+            .unwrap_or_else(|error| panic!("open {url}: {error}"));
+        assert_eq!(store.engine(), "sqlite");
+        let all = entries(3, "m");
+        record(&store, &all).await;
+        assert_eq!(
+            list(&store, &RequestLogQuery::default()).await,
+            newest_first(&all),
+            "{url}"
+        );
+    }
+    assert!(
+        path.exists(),
+        "sqlite:PATH creates the file and its parent directories"
+    );
+}
+
+#[tokio::test]
+async fn both_postgres_schemes_open_the_postgres_engine() {
+    let harness = postgres_harness().await;
+    assert_eq!(harness.store.engine(), "postgres");
+    let other_scheme = with_search_path(&harness.admin_url, &harness.schema).replacen(
+        "postgres://",
+        "postgresql://",
+        1,
+    );
+    let store = open_store(&other_scheme)
+        .await
+        .unwrap_or_else(|error| panic!("open {other_scheme}: {error}"));
+    assert_eq!(store.engine(), "postgres");
+    store.ping().await.expect("ping");
+    drop(store);
+    harness.drop_schema().await;
+}
+
+#[tokio::test]
+async fn unreachable_postgres_fails_quickly_with_an_open_error() {
+    // Port 1 on loopback: nothing listens there.
+    let url = "postgres://rampart:s3cret@127.0.0.1:1/rampart";
+    let opened = tokio::time::timeout(Duration::from_secs(15), open_store(url))
+        .await
+        .expect("gave up within 15 s");
+    let Err(StoreError::Open { location, detail }) = opened else {
+        panic!(
+            "expected an Open error, got {:?}",
+            opened.map(|store| store.engine())
+        );
+    };
+    assert_eq!(location, "postgres://rampart:***@127.0.0.1:1/rampart");
+    assert!(detail.contains("refused"), "the cause is named: {detail}");
+    assert!(!detail.contains("s3cret") && !location.contains("s3cret"));
+}
+
+#[tokio::test]
+async fn unsupported_urls_are_refused_naming_the_accepted_schemes() {
+    for url in [
+        "mysql://root:hunter2@db:3306/rampart",
+        "/var/lib/rampart/rampart.db",
+        "",
+        "sqlite3://x.db",
+        "SQLITE://x.db",
+    ] {
+        match open_store(url).await {
+            Err(StoreError::UnsupportedUrl {
+                url: reported,
+                reason,
+            }) => {
+                assert!(!reported.contains("hunter2"), "password leaked: {reported}");
+                for scheme in [
+                    "sqlite://",
+                    "sqlite::memory:",
+                    "postgres://",
+                    "postgresql://",
+                ] {
+                    assert!(
+                        reason.contains(scheme),
+                        "reason {reason:?} does not name {scheme}"
+                    );
+                }
+                let message = StoreError::UnsupportedUrl {
+                    url: reported,
+                    reason,
+                }
+                .to_string();
+                assert!(message.contains("not supported"), "{message}");
+            }
+            other => panic!(
+                "{url:?}: expected UnsupportedUrl, got {:?}",
+                other.map(|store| store.engine())
+            ),
+        }
+    }
+}

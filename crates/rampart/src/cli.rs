@@ -1,0 +1,149 @@
+//! The command-line grammar.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rampart",
+    version,
+    about = "Sovereign AI platform: an OpenAI-compatible gateway in front of your own models",
+    long_about = "Rampart serves an OpenAI-compatible API in front of local and cloud model servers \
+                  (vLLM, llama.cpp server, Ollama, OpenAI-compatible and Anthropic APIs).\n\n\
+                  Config: --config FILE, else $RAMPART_CONFIG, else ./rampart.toml, else \
+                  ~/.config/rampart/rampart.toml, else built-in defaults. Any key can be overridden \
+                  with RAMPART_SECTION__KEY (e.g. RAMPART_SERVER__LISTEN=0.0.0.0:8080)."
+)]
+pub struct Cli {
+    /// Config file (TOML).
+    #[arg(long, short = 'c', global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway.
+    Serve(ServeArgs),
+    /// Chat with a model through a running gateway: one-shot with a prompt, or interactive.
+    Chat(ChatArgs),
+    /// List the models a running gateway serves.
+    Models(ModelsArgs),
+    /// Show the request log (reads the configured storage directly).
+    Logs(LogsArgs),
+    /// Inspect the configuration.
+    Config(ConfigArgs),
+    /// Print the version.
+    Version(VersionArgs),
+    /// Print the OpenAPI document of the HTTP API.
+    Openapi,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on, overriding [server].listen.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ClientArgs {
+    /// Base URL of the gateway [default: $RAMPART_URL, else http://<server.listen>].
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// Bearer key for the gateway [default: $RAMPART_API_KEY].
+    #[arg(long, value_name = "KEY", hide_env_values = true, env = "RAMPART_API_KEY")]
+    pub api_key: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ChatArgs {
+    /// Model name or alias.
+    #[arg(long, short = 'm', default_value = "default")]
+    pub model: String,
+    /// The prompt. Without one: read it from stdin when piped, else start an interactive chat.
+    pub prompt: Option<String>,
+    /// A system prompt.
+    #[arg(long, short = 's')]
+    pub system: Option<String>,
+    #[arg(long)]
+    pub max_tokens: Option<u32>,
+    #[arg(long)]
+    pub temperature: Option<f32>,
+    /// Wait for the whole answer instead of streaming it.
+    #[arg(long)]
+    pub no_stream: bool,
+    /// Print the raw completion JSON (implies --no-stream).
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ModelsArgs {
+    #[command(subcommand)]
+    pub command: Option<ModelsCommand>,
+    #[command(flatten)]
+    pub list: ListModelsArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// List models and aliases (the default).
+    List(ListModelsArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ListModelsArgs {
+    /// Print JSON (the /v1/models response).
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Number of entries, newest first.
+    #[arg(long, short = 'n', default_value_t = 20)]
+    pub limit: u32,
+    /// Only this model (name or alias as the client sent it).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Only this HTTP status.
+    #[arg(long)]
+    pub status: Option<u16>,
+    /// Print JSON lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    #[command(subcommand)]
+    pub command: ConfigCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the configuration and print the effective result (secrets masked).
+    Check(ConfigCheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigCheckArgs {
+    /// Print JSON instead of TOML.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VersionArgs {
+    #[arg(long)]
+    pub json: bool,
+}

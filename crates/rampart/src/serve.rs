@@ -1,0 +1,131 @@
+//! `rampart serve`: wire configuration, storage, backends and the gateway together.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rampart_config::{Config, LogFormat};
+use rampart_gateway::{AppState, HealthMonitor, Limits, Metrics, ModelCatalog, RequestLogger, ServeOptions};
+
+use crate::CliError;
+use crate::cli::ServeArgs;
+
+pub async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result<(), CliError> {
+    let loaded = rampart_config::load(config_path)?;
+    let mut config = loaded.config;
+    if let Some(listen) = args.listen {
+        if listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(CliError::failed(format!("--listen '{listen}' is not an address like 127.0.0.1:8080")));
+        }
+        config.server.listen = listen;
+    }
+    init_tracing(&config);
+    install_crypto_provider();
+    tracing::info!(config = %loaded.source.label(), "starting rampart {}", env!("CARGO_PKG_VERSION"));
+
+    let store = open_store(&config).await?;
+    let mut backends = Vec::with_capacity(config.backends.len());
+    for backend in &config.backends {
+        backends.push(rampart_backends::build_backend(backend).map_err(|error| CliError::failed(error.to_string()))?);
+    }
+    let catalog = ModelCatalog::new(&config, backends.clone()).map_err(|error| CliError::failed(error.to_string()))?;
+    if catalog.models().is_empty() {
+        tracing::warn!("no models are configured: add [[backends]] and [[models]] to the config (see config/rampart.example.toml)");
+    }
+
+    let metrics = Arc::new(Metrics::new());
+    let (request_log, log_writer) = RequestLogger::spawn(store.clone(), metrics.clone());
+    let health = Arc::new(HealthMonitor::default());
+    let prober = health.spawn(backends, metrics.clone());
+    let state = Arc::new(AppState {
+        catalog,
+        store,
+        metrics,
+        request_log,
+        health,
+        limits: Limits::from(&config.server),
+        started_at: Instant::now(),
+        started_unix_secs: rampart_core::unix_now_secs(),
+    });
+
+    let listener = tokio::net::TcpListener::bind(&config.server.listen).await.map_err(|error| {
+        let hint = if error.kind() == std::io::ErrorKind::AddrInUse {
+            "another process uses this port: stop it or pass --listen with another address"
+        } else {
+            "check [server].listen"
+        };
+        CliError::failed(format!("cannot listen on {}: {error}\nhint: {hint}", config.server.listen))
+    })?;
+    let address = listener.local_addr().map(|address| address.to_string()).unwrap_or_else(|_| config.server.listen.clone());
+    tracing::info!(%address, models = state.catalog.models().len(), "listening");
+    eprintln!("Rampart is serving the OpenAI API at http://{address}/v1");
+
+    let options = ServeOptions {
+        header_read_timeout: Duration::from_secs(config.server.header_read_timeout_secs),
+        shutdown_grace: Duration::from_secs(config.server.shutdown_grace_secs),
+    };
+    rampart_gateway::serve(listener, rampart_gateway::router(state), options, shutdown_signal()).await;
+    prober.abort();
+    // The writer ends when the last logger clone is gone; give it time to flush the queue.
+    if tokio::time::timeout(Duration::from_secs(10), log_writer).await.is_err() {
+        tracing::warn!("request log writer did not finish within 10 s");
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+pub async fn open_store(config: &Config) -> Result<Arc<dyn rampart_core::Store>, CliError> {
+    let url = config.storage.effective_url();
+    if config.storage.url.is_none() {
+        let dir = config.storage.effective_data_dir();
+        std::fs::create_dir_all(&dir).map_err(|error| {
+            CliError::failed(format!(
+                "cannot create the data directory {}: {error}\nhint: set [storage].data_dir or RAMPART_STORAGE__DATA_DIR to a writable directory",
+                dir.display()
+            ))
+        })?;
+    }
+    rampart_store::open_store(&url).await.map_err(|error| CliError::failed(format!("{error}\nhint: check [storage].url")))
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("received Ctrl-C"),
+        () = terminate => tracing::info!("received SIGTERM"),
+    }
+}
+
+fn init_tracing(config: &Config) {
+    let filter = std::env::var("RAMPART_LOG").unwrap_or_else(|_| config.logging.level.clone());
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|error| {
+        eprintln!("warning: log filter '{filter}' is invalid ({error}); using 'info'");
+        tracing_subscriber::EnvFilter::new("info")
+    });
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match config.logging.format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// reqwest is built without a default TLS provider; ring is the one we ship.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
