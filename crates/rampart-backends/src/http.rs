@@ -42,7 +42,7 @@ impl Upstream {
             let mut header_value = HeaderValue::from_str(value).map_err(|_| invalid())?;
             header_value.set_sensitive(true);
             headers.insert(header_name, header_value);
-            if value.len() >= 4 {
+            if is_credential_header(name) && value.len() >= 4 {
                 secrets.push(value.clone());
             }
         }
@@ -52,6 +52,7 @@ impl Upstream {
             secrets.push(key.clone());
         }
         let timeout = Duration::from_secs(config.timeout_secs);
+        ensure_crypto_provider();
         let client = reqwest::Client::builder()
             .default_headers(headers)
             .connect_timeout(Duration::from_secs(config.connect_timeout_secs))
@@ -154,6 +155,18 @@ impl Upstream {
         }
         redacted
     }
+}
+
+/// Headers whose values are credentials and must never appear in an error message.
+fn is_credential_header(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    ["auth", "key", "token", "secret", "cookie", "password"].iter().any(|marker| name.contains(marker))
+}
+
+/// reqwest is built without a default TLS provider (to ship ring rather than aws-lc); one
+/// must be installed before the first client is built, or building panics.
+pub fn ensure_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 async fn read_limited(mut response: reqwest::Response) -> Vec<u8> {

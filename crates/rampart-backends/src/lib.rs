@@ -18,7 +18,7 @@ use rampart_config::{BackendConfig, BackendKindConfig};
 use rampart_core::Backend;
 
 pub use anthropic::AnthropicBackend;
-pub use http::BackendBuildError;
+pub use http::{BackendBuildError, ensure_crypto_provider};
 pub use ollama::OllamaBackend;
 pub use openai::OpenAiBackend;
 pub use sse::{SseEvent, SseParser};

@@ -60,7 +60,8 @@ async fn responses_translate_to_openai_completions() {
     let backend = server.backend("");
     for (name, openai, anthropic, expected) in response_cases::cases() {
         server.reply(Reply::json(200, &anthropic));
-        let response = backend.chat(&openai_request(&openai)).await.unwrap_or_else(|error| panic!("case '{name}': {error}"));
+        let response =
+            backend.chat(&openai_request(&openai)).await.unwrap_or_else(|error| panic!("case '{name}': {error}"));
         let response = serde_json::to_value(&response).unwrap();
         assert_eq!(response["object"], "chat.completion", "case '{name}'");
         assert_eq!(response["choices"].as_array().map(Vec::len), Some(1), "case '{name}'");
@@ -99,7 +100,10 @@ async fn streams_translate_to_openai_chunks() {
     let backend = server.backend("");
     for (name, openai, events, expected) in stream_cases::cases() {
         server.reply(Reply::sse(&events));
-        let stream = backend.chat_stream(&openai_request(&openai)).await.unwrap_or_else(|error| panic!("case '{name}': {error}"));
+        let stream = backend
+            .chat_stream(&openai_request(&openai))
+            .await
+            .unwrap_or_else(|error| panic!("case '{name}': {error}"));
         let items: Vec<_> = stream.collect().await;
         let chunks: Vec<&ChatCompletionChunk> = items.iter().filter_map(|item| item.as_ref().ok()).collect();
         for chunk in &chunks {
@@ -138,7 +142,9 @@ async fn non_streaming_call_speaks_the_anthropic_wire_format() {
     assert_eq!(backend.kind(), BackendKind::Anthropic);
     let before = rampart_core::unix_now_secs();
     let response = backend
-        .chat(&openai_request(&json!({"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "Say hello in French"}]})))
+        .chat(&openai_request(
+            &json!({"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "Say hello in French"}]}),
+        ))
         .await
         .unwrap();
 
@@ -211,7 +217,8 @@ async fn streaming_call_with_text_and_tool_use() {
     );
     let text: String = chunks.iter().filter_map(|chunk| chunk.choices.first()?.delta.content.clone()).collect();
     assert_eq!(text, "Let me check the weather.");
-    let calls: Vec<_> = chunks.iter().filter_map(|chunk| chunk.choices.first()?.delta.tool_calls.clone()).flatten().collect();
+    let calls: Vec<_> =
+        chunks.iter().filter_map(|chunk| chunk.choices.first()?.delta.tool_calls.clone()).flatten().collect();
     assert_eq!(calls[0].id.as_deref(), Some("toolu_01T1x1fJ34qAmk2tNTrN7Up6"));
     assert_eq!(calls[0].function.as_ref().and_then(|function| function.name.as_deref()), Some("get_weather"));
     assert!(calls.iter().all(|call| call.index == 0));
@@ -222,7 +229,10 @@ async fn streaming_call_with_text_and_tool_use() {
     assert_eq!(serde_json::to_value(finish.choices[0].finish_reason).unwrap(), json!("tool_calls"));
     let last = chunks.last().unwrap();
     assert!(last.choices.is_empty());
-    assert_eq!(serde_json::to_value(last.usage).unwrap(), json!({"prompt_tokens": 472, "completion_tokens": 89, "total_tokens": 561}));
+    assert_eq!(
+        serde_json::to_value(last.usage).unwrap(),
+        json!({"prompt_tokens": 472, "completion_tokens": 89, "total_tokens": 561})
+    );
 }
 
 #[tokio::test]
@@ -249,13 +259,42 @@ async fn rate_limit_keeps_status_retry_after_and_anthropic_error_fields() {
         }
     }
 
-    server.reply(Reply::json(529, &json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})));
+    server.reply(Reply::json(
+        529,
+        &json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
+    ));
     match backend.chat(&request).await {
         Err(BackendError::Upstream { status: 529, error_type: Some(error_type), retry_after_secs: None, .. }) => {
             assert_eq!(error_type, "overloaded_error");
         }
         other => panic!("expected an upstream 529, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn json_answers_and_tool_arguments_keep_the_models_key_order() {
+    let server = MockAnthropic::start().await;
+    let tool_use = |name: &str| {
+        format!(
+            r#"{{"id":"msg_o","type":"message","role":"assistant","model":"claude-x","stop_reason":"tool_use","stop_sequence":null,
+            "usage":{{"input_tokens":1,"output_tokens":1}},
+            "content":[{{"type":"tool_use","id":"toolu_o","name":"{name}","input":{{"zeta":1,"alpha":{{"y":2,"b":3}}}}}}]}}"#
+        )
+    };
+    let backend = server.backend("");
+    let schema = json!({"type": "json_schema", "json_schema": {"name": "ordered", "schema": {"type": "object"}}});
+    let request = openai_request(
+        &json!({"model": "m", "messages": [{"role": "user", "content": "x"}], "response_format": schema}),
+    );
+    server.reply(Reply::raw_json(200, &tool_use("ordered")));
+    let response = backend.chat(&request).await.unwrap();
+    assert_eq!(response.choices[0].message.content.as_deref(), Some(r#"{"zeta":1,"alpha":{"y":2,"b":3}}"#));
+
+    let request = openai_request(&json!({"model": "m", "messages": [{"role": "user", "content": "x"}]}));
+    server.reply(Reply::raw_json(200, &tool_use("lookup")));
+    let response = backend.chat(&request).await.unwrap();
+    let calls = response.choices[0].message.tool_calls.clone().unwrap();
+    assert_eq!(calls[0].function.arguments, r#"{"zeta":1,"alpha":{"y":2,"b":3}}"#);
 }
 
 #[tokio::test]
@@ -279,7 +318,10 @@ async fn health_lists_models_and_reports_a_bad_key() {
     assert_eq!((sent.method.as_str(), sent.path.as_str()), ("GET", "/v1/models"));
     assert_eq!(sent.headers.get("x-api-key").and_then(|value| value.to_str().ok()), Some(API_KEY));
 
-    server.reply(Reply::json(401, &json!({"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}})));
+    server.reply(Reply::json(
+        401,
+        &json!({"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}}),
+    ));
     match backend.health().await {
         Err(BackendError::Upstream { status: 401, error_type, .. }) => {
             assert_eq!(error_type.as_deref(), Some("authentication_error"));

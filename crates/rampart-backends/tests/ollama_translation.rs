@@ -4,8 +4,15 @@
 //! adapter over HTTP: what the fake receives is the translated request, what the adapter
 //! returns is the translated answer. docs/compatibility-ollama.md summarises these tables.
 
+// Test helpers outside `#[test]` functions may fail loudly: a failure is the test's answer.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 #[path = "ollama_translation/fake.rs"]
 mod fake;
+#[path = "ollama_translation/request_cases.rs"]
+mod request_cases;
+#[path = "ollama_translation/response_cases.rs"]
+mod response_cases;
 #[path = "ollama_translation/stream_cases.rs"]
 mod stream_cases;
 
@@ -13,14 +20,11 @@ use fake::{FakeOllama, Reply, error_json, normalise_chunks, normalise_response};
 use futures_util::StreamExt;
 use rampart_core::{Backend, BackendError, EmbedCall, EmbedInputs};
 use rampart_types::ChatCompletionRequest;
+use request_cases::{user, weather_tool, weather_tool_on_ollama};
 use serde_json::{Value, json};
 
 fn request(body: Value) -> ChatCompletionRequest {
     ChatCompletionRequest::from_json(body).unwrap()
-}
-
-fn user(text: &str) -> Value {
-    json!({"role": "user", "content": text})
 }
 
 /// A finished answer, for cases that only look at the request.
@@ -28,213 +32,12 @@ fn done_answer() -> Value {
     json!({"model": "llama3.2", "message": {"role": "assistant", "content": "ok"}, "done": true, "done_reason": "stop"})
 }
 
-fn weather_tool() -> Value {
-    json!({"type": "function", "function": {
-        "name": "get_weather", "description": "Weather in a city", "strict": true,
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
-    }})
-}
-
-fn weather_tool_on_ollama() -> Value {
-    json!({"type": "function", "function": {
-        "name": "get_weather", "description": "Weather in a city",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
-    }})
-}
-
-/// OpenAI request (only `messages` and the parameters differ from case to case) → the
-/// `/api/chat` body Ollama receives, or `{"error": ...}` when nothing may be sent.
-fn request_cases() -> Vec<(&'static str, Value, Value)> {
-    let text = |content: &str| json!({"model": "llama3.2", "messages": [user(content)], "stream": false});
-    let refused = |param: &str| json!({"error": {"kind": "unsupported", "param": param}});
-    vec![
-        ("plain user text", json!({"messages": [user("hi")]}), text("hi")),
-        (
-            "system, developer, user and assistant roles",
-            json!({"messages": [
-                {"role": "system", "content": "be brief"}, {"role": "developer", "content": "no emoji"},
-                user("hi"), {"role": "assistant", "content": "hello"}
-            ]}),
-            json!({"model": "llama3.2", "stream": false, "messages": [
-                {"role": "system", "content": "be brief"}, {"role": "system", "content": "no emoji"},
-                {"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}
-            ]}),
-        ),
-        (
-            "text parts are joined with newlines",
-            json!({"messages": [{"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}]}),
-            text("a\nb"),
-        ),
-        (
-            "data URL images go to images",
-            json!({"messages": [{"role": "user", "content": [
-                {"type": "text", "text": "what is this?"},
-                {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
-                {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,/9j/4AAQ", "detail": "low"}}
-            ]}]}),
-            json!({"model": "llama3.2", "stream": false, "messages": [
-                {"role": "user", "content": "what is this?", "images": ["iVBORw0KGgo=", "/9j/4AAQ"]}
-            ]}),
-        ),
-        (
-            "an https image URL is refused, naming the message",
-            json!({"messages": [user("a"), {"role": "assistant", "content": "b"}, {"role": "user", "content": [
-                {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}
-            ]}]}),
-            refused("messages[2].content"),
-        ),
-        (
-            "a data URL that is not base64 is refused",
-            json!({"messages": [{"role": "user", "content": [
-                {"type": "image_url", "image_url": {"url": "data:image/svg+xml,%3Csvg%3E"}}
-            ]}]}),
-            refused("messages[0].content"),
-        ),
-        (
-            "audio parts are refused",
-            json!({"messages": [{"role": "user", "content": [
-                {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}}
-            ]}]}),
-            refused("messages[0].content"),
-        ),
-        (
-            "assistant tool calls carry object arguments; results are named after their call",
-            json!({"messages": [
-                user("weather and time?"),
-                {"role": "assistant", "content": null, "tool_calls": [
-                    {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}},
-                    {"id": "call_2", "type": "function", "function": {"name": "get_time", "arguments": ""}}
-                ]},
-                {"role": "tool", "tool_call_id": "call_2", "content": "12:00"},
-                {"role": "tool", "tool_call_id": "call_1", "content": "sunny"}
-            ]}),
-            json!({"model": "llama3.2", "stream": false, "messages": [
-                {"role": "user", "content": "weather and time?"},
-                {"role": "assistant", "content": "", "tool_calls": [
-                    {"function": {"name": "get_weather", "arguments": {"city": "Paris"}}},
-                    {"function": {"name": "get_time", "arguments": {}}}
-                ]},
-                {"role": "tool", "content": "12:00", "tool_name": "get_time"},
-                {"role": "tool", "content": "sunny", "tool_name": "get_weather"}
-            ]}),
-        ),
-        (
-            "a tool result for an unknown call has no tool_name",
-            json!({"messages": [{"role": "tool", "tool_call_id": "call_404", "content": "42"}]}),
-            json!({"model": "llama3.2", "stream": false, "messages": [{"role": "tool", "content": "42"}]}),
-        ),
-        (
-            "the deprecated function role becomes a named tool result",
-            json!({"messages": [{"role": "function", "name": "get_time", "content": "12:00"}]}),
-            json!({"model": "llama3.2", "stream": false, "messages": [{"role": "tool", "content": "12:00", "tool_name": "get_time"}]}),
-        ),
-        (
-            "tool call arguments that are not an object are refused",
-            json!({"messages": [user("x"), {"role": "assistant", "tool_calls": [
-                {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "[1, 2]"}}
-            ]}]}),
-            refused("messages[1].tool_calls[0].function.arguments"),
-        ),
-        (
-            "an assistant refusal is sent as its content",
-            json!({"messages": [{"role": "assistant", "content": null, "refusal": "I can't help with that."}]}),
-            json!({"model": "llama3.2", "stream": false, "messages": [{"role": "assistant", "content": "I can't help with that."}]}),
-        ),
-        (
-            "tools are offered without strict",
-            json!({"messages": [user("hi")], "tools": [weather_tool()]}),
-            json!({"model": "llama3.2", "stream": false, "messages": [user("hi")], "tools": [weather_tool_on_ollama()]}),
-        ),
-        (
-            "a tool without parameters gets an empty object schema",
-            json!({"messages": [user("hi")], "tools": [{"type": "function", "function": {"name": "now"}}]}),
-            json!({"model": "llama3.2", "stream": false, "messages": [user("hi")], "tools": [
-                {"type": "function", "function": {"name": "now", "parameters": {"type": "object", "properties": {}}}}
-            ]}),
-        ),
-        (
-            "tool_choice none withholds the tools",
-            json!({"messages": [user("hi")], "tools": [weather_tool()], "tool_choice": "none"}),
-            text("hi"),
-        ),
-        (
-            "tool_choice required offers the tools (Ollama cannot force a call)",
-            json!({"messages": [user("hi")], "tools": [weather_tool()], "tool_choice": "required"}),
-            json!({"model": "llama3.2", "stream": false, "messages": [user("hi")], "tools": [weather_tool_on_ollama()]}),
-        ),
-        (
-            "a named tool_choice offers all the tools (Ollama cannot force a call)",
-            json!({"messages": [user("hi")], "tools": [weather_tool()],
-                   "tool_choice": {"type": "function", "function": {"name": "get_weather"}}}),
-            json!({"model": "llama3.2", "stream": false, "messages": [user("hi")], "tools": [weather_tool_on_ollama()]}),
-        ),
-        (
-            "response_format json_object is format json",
-            json!({"messages": [user("hi")], "response_format": {"type": "json_object"}}),
-            json!({"model": "llama3.2", "stream": false, "messages": [user("hi")], "format": "json"}),
-        ),
-        (
-            "response_format json_schema is format with the schema",
-            json!({"messages": [user("hi")], "response_format": {"type": "json_schema", "json_schema": {
-                "name": "answer", "strict": true,
-                "schema": {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
-            }}}),
-            json!({"model": "llama3.2", "stream": false, "messages": [user("hi")],
-                   "format": {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}}),
-        ),
-        (
-            "response_format text sends no format",
-            json!({"messages": [user("hi")], "response_format": {"type": "text"}}),
-            text("hi"),
-        ),
-        (
-            "sampling parameters go to options",
-            json!({"messages": [user("hi")], "temperature": 0.7, "top_p": 0.9, "seed": 42, "max_tokens": 100,
-                   "presence_penalty": 0.5, "frequency_penalty": 0.25}),
-            json!({"model": "llama3.2", "stream": false, "messages": [user("hi")], "options": {
-                "temperature": 0.7, "top_p": 0.9, "seed": 42, "num_predict": 100,
-                "presence_penalty": 0.5, "frequency_penalty": 0.25
-            }}),
-        ),
-        (
-            "max_completion_tokens wins over max_tokens",
-            json!({"messages": [user("hi")], "max_tokens": 100, "max_completion_tokens": 50}),
-            json!({"model": "llama3.2", "stream": false, "messages": [user("hi")], "options": {"num_predict": 50}}),
-        ),
-        (
-            "one stop string becomes an array",
-            json!({"messages": [user("hi")], "stop": "END"}),
-            json!({"model": "llama3.2", "stream": false, "messages": [user("hi")], "options": {"stop": ["END"]}}),
-        ),
-        (
-            "stop arrays pass as they are",
-            json!({"messages": [user("hi")], "stop": ["a", "b"]}),
-            json!({"model": "llama3.2", "stream": false, "messages": [user("hi")], "options": {"stop": ["a", "b"]}}),
-        ),
-        ("n = 1 is accepted", json!({"messages": [user("hi")], "n": 1}), text("hi")),
-        ("n > 1 is refused", json!({"messages": [user("hi")], "n": 2}), refused("n")),
-        (
-            "Ollama extras pass through; OpenAI parameters win inside options",
-            json!({"messages": [user("hi")], "keep_alive": "5m", "think": true, "top_k": 40, "min_p": 0.05,
-                   "options": {"num_ctx": 8192, "temperature": 0.1}, "temperature": 0.3}),
-            json!({"model": "llama3.2", "stream": false, "messages": [user("hi")], "keep_alive": "5m", "think": true,
-                   "options": {"num_ctx": 8192, "temperature": 0.3, "top_k": 40, "min_p": 0.05}}),
-        ),
-        (
-            "parameters Ollama has no use for are left out",
-            json!({"messages": [user("hi")], "user": "u-1", "stream_options": {"include_usage": true},
-                   "parallel_tool_calls": false, "logprobs": true, "reasoning_effort": "low"}),
-            text("hi"),
-        ),
-    ]
-}
-
 #[tokio::test]
 async fn openai_requests_become_ollama_requests() {
     let fake = FakeOllama::start().await;
     let backend = fake.backend(None);
     fake.reply(Reply::Json(200, done_answer()));
-    let cases = request_cases();
+    let cases = request_cases::cases();
     for (name, input, expected) in &cases {
         let mut body = input.clone();
         body["model"] = json!("llama3.2");
@@ -243,7 +46,11 @@ async fn openai_requests_become_ollama_requests() {
         match (result, expected.get("error")) {
             (Ok(_), None) => {
                 assert_eq!(requests.len(), 1, "case '{name}': one upstream call");
-                assert_eq!((requests[0].method.as_str(), requests[0].path.as_str()), ("POST", "/api/chat"), "case '{name}'");
+                assert_eq!(
+                    (requests[0].method.as_str(), requests[0].path.as_str()),
+                    ("POST", "/api/chat"),
+                    "case '{name}'"
+                );
                 assert_eq!(&requests[0].body, expected, "case '{name}'");
             }
             (Err(error), Some(expected_error)) => {
@@ -256,106 +63,11 @@ async fn openai_requests_become_ollama_requests() {
     assert_eq!(cases.len(), 28);
 }
 
-/// Ollama's non-streaming answer → the OpenAI response (id and `created` checked, then fixed),
-/// or the error the adapter returns.
-fn response_cases() -> Vec<(&'static str, Value, Value)> {
-    let answer = |message: Value, finish_reason: &str, usage: [u64; 3]| {
-        json!({
-            "id": "<completion id>", "object": "chat.completion", "created": "<now>", "model": "llama3.2",
-            "choices": [{"index": 0, "message": message, "finish_reason": finish_reason, "logprobs": null}],
-            "usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": usage[2]}
-        })
-    };
-    let ollama = |message: Value, done_reason: &str| {
-        json!({"model": "llama3.2", "created_at": "2025-06-01T10:00:00.000Z", "message": message, "done": true,
-               "done_reason": done_reason, "total_duration": 5_000_000, "prompt_eval_count": 26, "eval_count": 7})
-    };
-    let weather_call = json!({"function": {"name": "get_weather", "arguments": {"city": "Paris", "days": 2}}});
-    let weather_call_openai = json!({"id": "<generated>", "type": "function",
-        "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\",\"days\":2}"}});
-    vec![
-        (
-            "plain text",
-            ollama(json!({"role": "assistant", "content": "Hello!"}), "stop"),
-            answer(json!({"role": "assistant", "content": "Hello!"}), "stop", [26, 7, 33]),
-        ),
-        (
-            "done_reason length",
-            ollama(json!({"role": "assistant", "content": "Once upon"}), "length"),
-            answer(json!({"role": "assistant", "content": "Once upon"}), "length", [26, 7, 33]),
-        ),
-        (
-            "a tool call: null content, arguments as JSON text, finish tool_calls",
-            ollama(json!({"role": "assistant", "content": "", "tool_calls": [weather_call.clone()]}), "stop"),
-            answer(json!({"role": "assistant", "content": null, "tool_calls": [weather_call_openai.clone()]}), "tool_calls", [26, 7, 33]),
-        ),
-        (
-            "text next to a tool call is kept",
-            ollama(json!({"role": "assistant", "content": "Let me check.", "tool_calls": [weather_call.clone()]}), "stop"),
-            answer(
-                json!({"role": "assistant", "content": "Let me check.", "tool_calls": [weather_call_openai.clone()]}),
-                "tool_calls",
-                [26, 7, 33],
-            ),
-        ),
-        (
-            "two tool calls get two different ids",
-            ollama(json!({"role": "assistant", "content": "", "tool_calls": [
-                weather_call.clone(), {"function": {"name": "get_time", "arguments": {}}}
-            ]}), "stop"),
-            answer(
-                json!({"role": "assistant", "content": null, "tool_calls": [weather_call_openai.clone(),
-                    {"id": "<generated>", "type": "function", "function": {"name": "get_time", "arguments": "{}"}}]}),
-                "tool_calls",
-                [26, 7, 33],
-            ),
-        ),
-        (
-            "a tool call id sent by Ollama is kept",
-            ollama(json!({"role": "assistant", "content": "", "tool_calls": [
-                {"id": "call_x1", "function": {"index": 0, "name": "get_time", "arguments": {}}}
-            ]}), "stop"),
-            answer(
-                json!({"role": "assistant", "content": null, "tool_calls": [
-                    {"id": "call_x1", "type": "function", "function": {"name": "get_time", "arguments": "{}"}}]}),
-                "tool_calls",
-                [26, 7, 33],
-            ),
-        ),
-        (
-            "thinking is reasoning_content",
-            ollama(json!({"role": "assistant", "content": "4", "thinking": "2+2 is 4"}), "stop"),
-            answer(json!({"role": "assistant", "content": "4", "reasoning_content": "2+2 is 4"}), "stop", [26, 7, 33]),
-        ),
-        (
-            "missing counts are 0 and a missing model is the requested one",
-            json!({"message": {"role": "assistant", "content": "hi"}, "done": true}),
-            answer(json!({"role": "assistant", "content": "hi"}), "stop", [0, 0, 0]),
-        ),
-        (
-            "empty content without tool calls stays an empty string",
-            ollama(json!({"role": "assistant", "content": ""}), "stop"),
-            answer(json!({"role": "assistant", "content": ""}), "stop", [26, 7, 33]),
-        ),
-        (
-            "an error body with status 200 is an upstream error",
-            json!({"error": "an error was encountered while running the model: unexpected EOF"}),
-            json!({"error": {"kind": "upstream_status", "status": 502,
-                             "message": "an error was encountered while running the model: unexpected EOF"}}),
-        ),
-        (
-            "a body that is not an Ollama answer is an invalid response",
-            json!({"message": "not an object"}),
-            json!({"error": {"kind": "invalid_response"}}),
-        ),
-    ]
-}
-
 #[tokio::test]
 async fn ollama_responses_become_openai_responses() {
     let fake = FakeOllama::start().await;
     let backend = fake.backend(None);
-    let cases = response_cases();
+    let cases = response_cases::cases();
     for (name, ollama_body, expected) in &cases {
         fake.reply(Reply::Json(200, ollama_body.clone()));
         let result = backend.chat(&request(json!({"model": "llama3.2", "messages": [user("hi")]}))).await;
@@ -365,7 +77,7 @@ async fn ollama_responses_become_openai_responses() {
             (result, _) => panic!("case '{name}': expected {expected}, got {result:?}"),
         }
     }
-    assert_eq!(cases.len(), 11);
+    assert_eq!(cases.len(), 12);
 }
 
 #[tokio::test]
@@ -402,19 +114,22 @@ async fn ndjson_transcripts_become_chunk_sequences() {
             assert_eq!(requests[0].body["stream"], json!(true), "case '{name}': streaming asks Ollama to stream");
         }
     }
-    assert_eq!(cases.len(), 14);
+    assert_eq!(cases.len(), 15);
 }
 
 #[tokio::test]
 async fn chat_with_a_tool_call_end_to_end() {
     let fake = FakeOllama::start().await;
     let backend = fake.backend(Some("proxy-key-123"));
-    fake.reply(Reply::Json(200, json!({
-        "model": "qwen3:8b", "created_at": "2025-06-01T10:00:00Z",
-        "message": {"role": "assistant", "content": "", "thinking": "The user wants weather.",
-                    "tool_calls": [{"function": {"name": "get_weather", "arguments": {"city": "Paris"}}}]},
-        "done": true, "done_reason": "stop", "prompt_eval_count": 120, "eval_count": 18
-    })));
+    fake.reply(Reply::Json(
+        200,
+        json!({
+            "model": "qwen3:8b", "created_at": "2025-06-01T10:00:00Z",
+            "message": {"role": "assistant", "content": "", "thinking": "The user wants weather.",
+                        "tool_calls": [{"function": {"name": "get_weather", "arguments": {"city": "Paris"}}}]},
+            "done": true, "done_reason": "stop", "prompt_eval_count": 120, "eval_count": 18
+        }),
+    ));
     let response = backend
         .chat(&request(json!({
             "model": "qwen3:8b", "messages": [user("Weather in Paris?")], "tools": [weather_tool()], "temperature": 0
@@ -441,6 +156,18 @@ async fn chat_with_a_tool_call_end_to_end() {
     assert_eq!(serde_json::to_value(choice.finish_reason).unwrap(), json!("tool_calls"));
     let usage = response.usage.unwrap();
     assert_eq!((usage.prompt_tokens, usage.completion_tokens, usage.total_tokens), (120, 18, 138));
+}
+
+#[tokio::test]
+async fn tool_arguments_keep_the_models_key_order() {
+    let fake = FakeOllama::start().await;
+    let backend = fake.backend(None);
+    let body = r#"{"model":"llama3.2","message":{"role":"assistant","content":"","tool_calls":[
+        {"function":{"name":"f","arguments":{"zeta":1,"alpha":{"y":2,"b":3}}}}]},"done":true,"done_reason":"stop"}"#;
+    fake.reply(Reply::RawJson(200, body.to_owned()));
+    let response = backend.chat(&request(json!({"model": "llama3.2", "messages": [user("hi")]}))).await.unwrap();
+    let calls = response.choices[0].message.tool_calls.clone().unwrap();
+    assert_eq!(calls[0].function.arguments, r#"{"zeta":1,"alpha":{"y":2,"b":3}}"#);
 }
 
 #[tokio::test]
@@ -478,9 +205,12 @@ async fn streaming_chat_split_mid_line_end_to_end() {
 async fn embeddings_end_to_end() {
     let fake = FakeOllama::start().await;
     let backend = fake.backend(None);
-    fake.reply(Reply::Json(200, json!({
-        "model": "nomic-embed-text", "embeddings": [[0.1, 0.2], [0.3, 0.4]], "prompt_eval_count": 9
-    })));
+    fake.reply(Reply::Json(
+        200,
+        json!({
+            "model": "nomic-embed-text", "embeddings": [[0.1, 0.2], [0.3, 0.4]], "prompt_eval_count": 9
+        }),
+    ));
     let call = EmbedCall {
         upstream_model: "nomic-embed-text".into(),
         inputs: EmbedInputs::Texts(vec!["hello".into(), "world".into()]),

@@ -107,7 +107,7 @@ fn blame_override(error: ConfigError, overridden: &[(String, &str)]) -> ConfigEr
     match error {
         ConfigError::Invalid { key, message, .. } if overridden.iter().any(|(path, _)| *path == key) => {
             let var = overridden.iter().rev().find(|(path, _)| *path == key).map(|(_, var)| *var).unwrap_or_default();
-            ConfigError::Env { var: var.to_owned(), message: format!("sets '{key}', which {message}") }
+            ConfigError::Env { var: var.to_owned(), message: format!("sets '{key}': {key} {message}") }
         }
         other => other,
     }

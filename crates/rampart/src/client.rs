@@ -18,7 +18,7 @@ struct Client {
 
 impl Client {
     fn new(config_path: Option<&Path>, args: &ClientArgs) -> Result<Self, CliError> {
-        crate::serve::install_crypto_provider();
+        rampart_backends::ensure_crypto_provider();
         let base = match args.url.clone().or_else(|| std::env::var("RAMPART_URL").ok().filter(|url| !url.is_empty())) {
             Some(url) => url,
             None => {

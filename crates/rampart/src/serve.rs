@@ -20,7 +20,6 @@ pub async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result<(), Cl
         config.server.listen = listen;
     }
     init_tracing(&config);
-    install_crypto_provider();
     tracing::info!(config = %loaded.source.label(), "starting rampart {}", env!("CARGO_PKG_VERSION"));
 
     let store = open_store(&config).await?;
@@ -125,7 +124,3 @@ fn init_tracing(config: &Config) {
     };
 }
 
-/// reqwest is built without a default TLS provider; ring is the one we ship.
-pub fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}

@@ -137,7 +137,11 @@ impl AnthropicToolChoice {
     }
 
     fn named(name: &str) -> Self {
-        AnthropicToolChoice { kind: ToolChoiceKind::Tool, name: Some(name.to_owned()), disable_parallel_tool_use: false }
+        AnthropicToolChoice {
+            kind: ToolChoiceKind::Tool,
+            name: Some(name.to_owned()),
+            disable_parallel_tool_use: false,
+        }
     }
 }
 
@@ -237,8 +241,10 @@ pub(crate) fn translate_request(
         metadata: request.user.as_ref().map(|user| Metadata { user_id: user.clone() }),
         stream,
     };
-    let body = serde_json::to_value(&body)
-        .map_err(|error| UnsupportedRequest { what: format!("a request that cannot be encoded: {error}"), param: None })?;
+    let body = serde_json::to_value(&body).map_err(|error| UnsupportedRequest {
+        what: format!("a request that cannot be encoded: {error}"),
+        param: None,
+    })?;
     Ok(MessagesCall { body, forced_json_tool })
 }
 
@@ -255,7 +261,10 @@ fn push_turn(messages: &mut Vec<Message>, speaker: Speaker, blocks: Vec<ContentB
     }
 }
 
-fn content_blocks(content: Option<&MessageContent>, message_index: usize) -> Result<Vec<ContentBlock>, UnsupportedRequest> {
+fn content_blocks(
+    content: Option<&MessageContent>,
+    message_index: usize,
+) -> Result<Vec<ContentBlock>, UnsupportedRequest> {
     match content {
         None => Ok(Vec::new()),
         Some(MessageContent::Text(text)) => Ok(text_block(text).into_iter().collect()),
@@ -316,11 +325,7 @@ fn assistant_blocks(message: &ChatMessage, index: usize) -> Result<Vec<ContentBl
     for (call_index, call) in message.tool_calls.iter().flatten().enumerate() {
         let arguments = call.function.arguments.trim();
         // Some clients send "" for a call without arguments; Anthropic needs an object.
-        let input = if arguments.is_empty() {
-            Ok(json!({}))
-        } else {
-            serde_json::from_str::<Value>(arguments)
-        };
+        let input = if arguments.is_empty() { Ok(json!({})) } else { serde_json::from_str::<Value>(arguments) };
         let input = match input {
             Ok(input @ Value::Object(_)) => input,
             _ => {

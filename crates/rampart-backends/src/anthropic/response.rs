@@ -1,8 +1,10 @@
 //! Anthropic Messages response → OpenAI chat completion.
 
-use rampart_types::{AssistantMessage, ChatCompletionResponse, Choice, FinishReason, FunctionCall, Role, ToolCall, ToolKind, Usage};
+use rampart_types::{
+    AssistantMessage, ChatCompletionResponse, Choice, FinishReason, FunctionCall, Role, ToolCall, ToolKind, Usage,
+};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// `POST /v1/messages` answer (`"type": "message"`); unknown fields are ignored.
 #[derive(Debug, Deserialize)]
@@ -17,25 +19,23 @@ pub(crate) struct MessageWire {
     pub usage: UsageWire,
 }
 
+/// One content block. A flat struct rather than a tagged enum because serde buffers tagged
+/// enums, and `input` must stay the upstream's raw JSON text: re-serialising a parsed value
+/// would sort its keys, reordering a structured answer against the client's schema.
 #[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub(crate) enum ResponseBlock {
-    Text {
-        text: String,
-    },
-    ToolUse {
-        id: String,
-        name: String,
-        #[serde(default)]
-        input: Value,
-    },
-    Thinking {
-        thinking: String,
-    },
-    /// Server tools, redacted thinking and block types added later carry nothing an OpenAI
-    /// message can hold.
-    #[serde(other)]
-    Other,
+pub(crate) struct ResponseBlock {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    input: Option<Box<RawValue>>,
+    #[serde(default)]
+    thinking: Option<String>,
 }
 
 /// Anthropic counts cached prompt tokens apart from `input_tokens`; OpenAI's `prompt_tokens`
@@ -91,24 +91,35 @@ pub(crate) fn finish_reason(stop_reason: &str) -> FinishReason {
 }
 
 /// `forced_json_tool`: the tool standing in for `response_format`, whose input is the answer.
-pub(crate) fn translate_response(message: MessageWire, forced_json_tool: Option<&str>, created: i64) -> ChatCompletionResponse {
+pub(crate) fn translate_response(
+    message: MessageWire,
+    forced_json_tool: Option<&str>,
+    created: i64,
+) -> ChatCompletionResponse {
     let mut text = String::new();
     let mut reasoning = String::new();
     let mut tool_calls = Vec::new();
     let mut json_answer: Option<String> = None;
     for block in message.content {
-        match block {
-            ResponseBlock::Text { text: piece } => text.push_str(&piece),
-            ResponseBlock::Thinking { thinking } => reasoning.push_str(&thinking),
-            ResponseBlock::ToolUse { name, input, .. } if forced_json_tool == Some(name.as_str()) => {
-                json_answer = Some(input.to_string());
+        // Server tools, redacted thinking and block types added later carry nothing an OpenAI
+        // message can hold.
+        match block.kind.as_str() {
+            "text" => text.push_str(block.text.as_deref().unwrap_or_default()),
+            "thinking" => reasoning.push_str(block.thinking.as_deref().unwrap_or_default()),
+            "tool_use" => {
+                let arguments = block.input.map(|input| input.get().to_owned()).unwrap_or_else(|| "{}".to_owned());
+                let name = block.name.unwrap_or_default();
+                if forced_json_tool == Some(name.as_str()) {
+                    json_answer = Some(arguments);
+                } else {
+                    tool_calls.push(ToolCall {
+                        id: block.id.unwrap_or_default(),
+                        kind: ToolKind::Function,
+                        function: FunctionCall { name, arguments },
+                    });
+                }
             }
-            ResponseBlock::ToolUse { id, name, input } => tool_calls.push(ToolCall {
-                id,
-                kind: ToolKind::Function,
-                function: FunctionCall { name, arguments: input.to_string() },
-            }),
-            ResponseBlock::Other => {}
+            _ => {}
         }
     }
     let mut finish = message.stop_reason.as_deref().map(finish_reason);

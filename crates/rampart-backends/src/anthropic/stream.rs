@@ -73,9 +73,15 @@ enum BlockStart {
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum BlockDelta {
-    TextDelta { text: String },
-    InputJsonDelta { partial_json: String },
-    ThinkingDelta { thinking: String },
+    TextDelta {
+        text: String,
+    },
+    InputJsonDelta {
+        partial_json: String,
+    },
+    ThinkingDelta {
+        thinking: String,
+    },
     /// `signature_delta`, `citations_delta`: nothing an OpenAI delta can carry.
     #[serde(other)]
     Other,
@@ -99,7 +105,9 @@ struct ErrorBody {
 #[derive(Debug, Clone, Copy)]
 enum BlockTarget {
     Content,
-    ToolCall { openai_index: u32 },
+    ToolCall {
+        openai_index: u32,
+    },
     /// The forced `response_format` tool: its JSON input is the answer text.
     JsonAnswer,
     Reasoning,
@@ -203,7 +211,12 @@ impl StreamTranslator {
             StreamEvent::MessageStop {} => {
                 self.stopped = true;
                 let identity = self.identity()?;
-                Some(ChatCompletionChunk::usage_only(&identity.id, self.created, &identity.model, self.usage.to_openai()))
+                Some(ChatCompletionChunk::usage_only(
+                    &identity.id,
+                    self.created,
+                    &identity.model,
+                    self.usage.to_openai(),
+                ))
             }
             StreamEvent::Error { error } => {
                 return Err(StreamFault::Upstream { error_type: error.kind, message: error.message });
@@ -232,7 +245,10 @@ impl StreamTranslator {
                     kind: Some(ToolKind::Function),
                     function: Some(FunctionCallDelta { name: Some(name), arguments: Some(String::new()) }),
                 };
-                (BlockTarget::ToolCall { openai_index }, Some(Delta { tool_calls: Some(vec![call]), ..Delta::default() }))
+                (
+                    BlockTarget::ToolCall { openai_index },
+                    Some(Delta { tool_calls: Some(vec![call]), ..Delta::default() }),
+                )
             }
             BlockStart::Thinking {} => (BlockTarget::Reasoning, None),
             BlockStart::Other => (BlockTarget::Ignored, None),

@@ -119,11 +119,9 @@ fn messages(backend: &str, messages: &[ChatMessage]) -> Result<Vec<Value>, Backe
             object.insert("tool_calls".into(), Value::Array(wire_calls));
         }
         let tool_name = match message.role {
-            Role::Tool => message
-                .tool_call_id
-                .as_deref()
-                .and_then(|id| tool_names.get(id).copied())
-                .or(message.name.as_deref()),
+            Role::Tool => {
+                message.tool_call_id.as_deref().and_then(|id| tool_names.get(id).copied()).or(message.name.as_deref())
+            }
             // The deprecated `function` role names its function directly.
             Role::Function => message.name.as_deref(),
             _ => None,
@@ -137,7 +135,11 @@ fn messages(backend: &str, messages: &[ChatMessage]) -> Result<Vec<Value>, Backe
 }
 
 /// Text parts joined by newlines, and the base64 payloads of data-URL images.
-fn content_and_images(backend: &str, message: &ChatMessage, index: usize) -> Result<(String, Vec<String>), BackendError> {
+fn content_and_images(
+    backend: &str,
+    message: &ChatMessage,
+    index: usize,
+) -> Result<(String, Vec<String>), BackendError> {
     let param = || format!("messages[{index}].content");
     let parts = match &message.content {
         None => return Ok((String::new(), Vec::new())),

@@ -8,7 +8,7 @@ use rampart_types::{
     FunctionCallDelta, Role, ToolCall, ToolCallDelta, ToolKind, Usage,
 };
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::http::Upstream;
 
@@ -53,8 +53,9 @@ struct ToolCallWire {
 #[derive(Debug, Deserialize)]
 struct FunctionWire {
     name: String,
+    /// Kept as sent: parsing into a map would sort the keys the model wrote in its own order.
     #[serde(default)]
-    arguments: Value,
+    arguments: Option<Box<RawValue>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -93,7 +94,10 @@ pub(crate) fn chat_response(
         .map(|call| ToolCall {
             id: call_id(call.id),
             kind: ToolKind::Function,
-            function: FunctionCall { name: call.function.name, arguments: arguments_string(&call.function.arguments) },
+            function: FunctionCall {
+                name: call.function.name,
+                arguments: arguments_string(call.function.arguments.as_deref()),
+            },
         })
         .collect();
     let content = message.content.unwrap_or_default();
@@ -196,7 +200,7 @@ impl ChunkTranslator {
                         kind: Some(ToolKind::Function),
                         function: Some(FunctionCallDelta {
                             name: Some(call.function.name.clone()),
-                            arguments: Some(arguments_string(&call.function.arguments)),
+                            arguments: Some(arguments_string(call.function.arguments.as_deref())),
                         }),
                     }
                 })
@@ -222,13 +226,14 @@ fn finish_reason(has_tool_calls: bool, done_reason: Option<&str>) -> FinishReaso
     }
 }
 
-/// Ollama sends arguments as an object; OpenAI clients expect its JSON text.
-fn arguments_string(arguments: &Value) -> String {
-    match arguments {
-        Value::Null => "{}".to_owned(),
-        Value::String(text) => text.clone(),
-        other => other.to_string(),
+/// Ollama sends arguments as an object; OpenAI clients expect its JSON text. A string (some
+/// model templates produce one) already is that text.
+fn arguments_string(arguments: Option<&RawValue>) -> String {
+    let Some(raw) = arguments.map(RawValue::get) else { return "{}".to_owned() };
+    if raw.starts_with('"') {
+        return serde_json::from_str::<String>(raw).unwrap_or_else(|_| raw.to_owned());
     }
+    raw.to_owned()
 }
 
 fn completion_id() -> String {

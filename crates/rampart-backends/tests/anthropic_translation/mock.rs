@@ -27,10 +27,15 @@ pub struct Reply {
 
 impl Reply {
     pub fn json(status: u16, body: &Value) -> Self {
+        Self::raw_json(status, &body.to_string())
+    }
+
+    /// A body written byte for byte (a `Value` would sort its object keys).
+    pub fn raw_json(status: u16, body: &str) -> Self {
         Reply {
             status,
             headers: vec![("content-type".into(), "application/json".into())],
-            body: body.to_string(),
+            body: body.to_owned(),
             piece_size: usize::MAX,
         }
     }
@@ -41,12 +46,7 @@ impl Reply {
             .iter()
             .map(|event| format!("event: {}\ndata: {}\n\n", event["type"].as_str().unwrap(), event))
             .collect();
-        Reply {
-            status: 200,
-            headers: vec![("content-type".into(), "text/event-stream".into())],
-            body,
-            piece_size: 17,
-        }
+        Reply { status: 200, headers: vec![("content-type".into(), "text/event-stream".into())], body, piece_size: 17 }
     }
 
     pub fn with_header(mut self, name: &str, value: &str) -> Self {
@@ -75,10 +75,8 @@ pub struct MockAnthropic {
 
 impl MockAnthropic {
     pub async fn start() -> Self {
-        let state = Arc::new(Mutex::new(MockState {
-            reply: Reply::json(200, &minimal_message()),
-            requests: Vec::new(),
-        }));
+        let state =
+            Arc::new(Mutex::new(MockState { reply: Reply::json(200, &minimal_message()), requests: Vec::new() }));
         let app = Router::new().fallback(answer).with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
@@ -147,12 +145,8 @@ async fn answer(
         });
         state.reply.clone()
     };
-    let pieces: Vec<Result<Bytes, Infallible>> = reply
-        .body
-        .as_bytes()
-        .chunks(reply.piece_size.max(1))
-        .map(|piece| Ok(Bytes::copy_from_slice(piece)))
-        .collect();
+    let pieces: Vec<Result<Bytes, Infallible>> =
+        reply.body.as_bytes().chunks(reply.piece_size.max(1)).map(|piece| Ok(Bytes::copy_from_slice(piece))).collect();
     let mut response = Response::builder().status(StatusCode::from_u16(reply.status).unwrap());
     for (name, value) in &reply.headers {
         response = response.header(name, value);

@@ -28,6 +28,11 @@ pub fn cases() -> Vec<(&'static str, Value, Value)> {
                 "messages": [{"role": "user", "content": [{"type": "text", "text": "Hi"}, {"type": "text", "text": "Again"}]}]}),
         ),
         (
+            "message names are dropped (Anthropic has no speaker names)",
+            json!({"model": "m", "messages": [{"role": "user", "name": "alice", "content": "Hi"}]}),
+            json!({"model": "m", "messages": [user("Hi")], "max_tokens": DEFAULT_MAX_TOKENS, "stream": false}),
+        ),
+        (
             "consecutive same-role messages merge so turns alternate",
             json!({"model": "m", "messages": [
                 {"role": "user", "content": "a"}, {"role": "user", "content": "b"},
@@ -144,14 +149,15 @@ pub fn cases() -> Vec<(&'static str, Value, Value)> {
             anthropic_with_tool(json!({"type": "any", "disable_parallel_tool_use": true})),
         ),
         (
-            "parallel_tool_calls true changes nothing",
-            with_tool(json!({"parallel_tool_calls": true})),
-            {
-                let mut expected = anthropic_with_tool(Value::Null);
-                expected.as_object_mut().unwrap().remove("tool_choice");
-                expected
-            },
+            "parallel_tool_calls false leaves tool_choice none bare (none takes no other field)",
+            with_tool(json!({"parallel_tool_calls": false, "tool_choice": "none"})),
+            anthropic_with_tool(json!({"type": "none"})),
         ),
+        ("parallel_tool_calls true changes nothing", with_tool(json!({"parallel_tool_calls": true})), {
+            let mut expected = anthropic_with_tool(Value::Null);
+            expected.as_object_mut().unwrap().remove("tool_choice");
+            expected
+        }),
         (
             "tool_choice without tools is dropped (Anthropic rejects it)",
             json!({"model": "m", "messages": [{"role": "user", "content": "x"}], "tool_choice": "auto", "parallel_tool_calls": false}),

@@ -152,13 +152,15 @@ pub fn cases() -> Vec<(&'static str, Value, Value, Value)> {
         ),
         (
             "json_schema answer: the forced tool's input is the content and the turn stops",
-            request(Some(json!({"type": "json_schema", "json_schema": {"name": "person", "schema": {"type": "object"}}}))),
+            request(Some(
+                json!({"type": "json_schema", "json_schema": {"name": "person", "schema": {"type": "object"}}}),
+            )),
             message(
-                json!([{"type": "tool_use", "id": "toolu_j", "name": "person", "input": {"name": "Ada", "born": 1815}}]),
+                json!([{"type": "tool_use", "id": "toolu_j", "name": "person", "input": {"born": 1815, "name": "Ada"}}]),
                 "tool_use",
                 usage(20, 9),
             ),
-            expected(json!({"role": "assistant", "content": "{\"name\":\"Ada\",\"born\":1815}"}), "stop", 20, 9),
+            expected(json!({"role": "assistant", "content": "{\"born\":1815,\"name\":\"Ada\"}"}), "stop", 20, 9),
         ),
         (
             "json_object answer through the json_response tool",

@@ -156,7 +156,9 @@ pub fn cases() -> Vec<(&'static str, Value, Vec<Value>, Vec<Value>)> {
         ),
         (
             "json_schema: the forced tool's JSON pieces are content and the turn stops",
-            request(Some(json!({"type": "json_schema", "json_schema": {"name": "person", "schema": {"type": "object"}}}))),
+            request(Some(
+                json!({"type": "json_schema", "json_schema": {"name": "person", "schema": {"type": "object"}}}),
+            )),
             vec![
                 message_start(start_usage(50)),
                 tool_use_start(0, "toolu_j", "person"),
@@ -186,7 +188,9 @@ pub fn cases() -> Vec<(&'static str, Value, Vec<Value>, Vec<Value>)> {
             "cache tokens count as prompt tokens; message_delta usage is cumulative and wins",
             request(None),
             vec![
-                message_start(json!({"input_tokens": 4, "output_tokens": 1, "cache_creation_input_tokens": 100, "cache_read_input_tokens": 2000})),
+                message_start(
+                    json!({"input_tokens": 4, "output_tokens": 1, "cache_creation_input_tokens": 100, "cache_read_input_tokens": 2000}),
+                ),
                 text_start(0),
                 text_delta(0, "ok"),
                 block_stop(0),
@@ -202,7 +206,10 @@ pub fn cases() -> Vec<(&'static str, Value, Vec<Value>, Vec<Value>)> {
             vec![
                 message_start(start_usage(5)),
                 json!({"type": "some_future_event", "payload": 1}),
-                block_start(0, json!({"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {}})),
+                block_start(
+                    0,
+                    json!({"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {}}),
+                ),
                 json_delta(0, "{\"query\":\"x\"}"),
                 block_stop(0),
                 text_start(1),
@@ -237,13 +244,20 @@ pub fn cases() -> Vec<(&'static str, Value, Vec<Value>, Vec<Value>)> {
                 message_start(start_usage(5)),
                 json!({"type": "error", "error": {"type": "api_error", "message": "Internal server error"}}),
             ],
-            vec![role(), json!({"error": {"upstream": {"status": 502, "error_type": "api_error", "message": "Internal server error"}}})],
+            vec![
+                role(),
+                json!({"error": {"upstream": {"status": 502, "error_type": "api_error", "message": "Internal server error"}}}),
+            ],
         ),
         (
             "a stream cut before message_stop is an error, not a short answer",
             request(None),
             vec![message_start(start_usage(5)), text_start(0), text_delta(0, "Par")],
-            vec![role(), content("Par"), json!({"error": {"invalid_response": "the stream ended before message_stop"}})],
+            vec![
+                role(),
+                content("Par"),
+                json!({"error": {"invalid_response": "the stream ended before message_stop"}}),
+            ],
         ),
         (
             "a delta for a block that never started is an error",

@@ -20,9 +20,14 @@ use serde_json::{Value, json};
 #[derive(Clone)]
 pub enum Reply {
     Json(u16, Value),
+    /// A JSON body exactly as written (a `Value` would sort its keys).
+    RawJson(u16, String),
     /// A 200 NDJSON body sent in pieces of `piece` bytes, with a pause between pieces so the
     /// client really reads them apart (lines split mid-way).
-    Ndjson { body: String, piece: usize },
+    Ndjson {
+        body: String,
+        piece: usize,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -101,6 +106,9 @@ async fn handle(
     };
     match reply {
         Reply::Json(status, body) => (StatusCode::from_u16(status).unwrap(), axum::Json(body)).into_response(),
+        Reply::RawJson(status, body) => {
+            (StatusCode::from_u16(status).unwrap(), [(header::CONTENT_TYPE, "application/json")], body).into_response()
+        }
         Reply::Ndjson { body, piece } => {
             let pieces: Vec<Bytes> = body.as_bytes().chunks(piece).map(Bytes::copy_from_slice).collect();
             let stream = futures_util::stream::unfold(pieces.into_iter(), |mut pieces| async move {

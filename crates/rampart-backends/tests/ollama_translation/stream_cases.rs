@@ -129,6 +129,23 @@ pub fn cases() -> Vec<(&'static str, String, Value)> {
             ),
         ),
         (
+            "tool call arguments keep the model's key order",
+            format!(
+                "{}\n{}\n",
+                r#"{"model":"llama3.2","message":{"role":"assistant","content":"","tool_calls":[{"function":{"name":"f","arguments":{"zeta":1,"alpha":{"y":2,"b":3}}}}]},"done":false}"#,
+                done("stop", "", 1, 1)
+            ),
+            chunks(
+                "llama3.2",
+                vec![
+                    role(),
+                    json!({"delta": {"tool_calls": [call_delta(0, "f", r#"{"zeta":1,"alpha":{"y":2,"b":3}}"#)]}}),
+                    finish("tool_calls"),
+                    usage(1, 1),
+                ],
+            ),
+        ),
+        (
             "done_reason length",
             transcript(&[text("Once upon a"), done("length", "", 4, 3)]),
             chunks("llama3.2", vec![role(), content("Once upon a"), finish("length"), usage(4, 3)]),
