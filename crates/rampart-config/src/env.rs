@@ -128,7 +128,11 @@ fn set_in(value: &mut toml::Value, path: &[String], raw: &str, var: &str) -> Res
                 table.insert(first.clone(), parse_override_value(raw));
                 return Ok(());
             }
-            table.entry(first.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            // A numeric next segment indexes a list (`BACKENDS__0__...`), which must exist.
+            let next_is_index = rest.first().is_some_and(|next| next.parse::<usize>().is_ok());
+            table.entry(first.clone()).or_insert_with(|| {
+                if next_is_index { toml::Value::Array(Vec::new()) } else { toml::Value::Table(toml::Table::new()) }
+            })
         }
         toml::Value::Array(items) => {
             let len = items.len();

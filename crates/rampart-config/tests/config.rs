@@ -1,0 +1,117 @@
+//! Loading configuration as users write it: the example file, overrides, interpolation, and
+//! errors that point at the key, file and line.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use rampart_config::{BackendKindConfig, ConfigError, ModelKind, load_from_str};
+
+fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs.iter().map(|(key, value)| (key.to_string(), value.to_string())).collect()
+}
+
+const ISSUE_SHAPE: &str = r#"
+[server]
+listen = "127.0.0.1:8080"
+[storage]
+url = "sqlite:///var/lib/rampart/rampart.db"
+[[backends]]
+name = "vllm"
+kind = "openai"
+base_url = "http://127.0.0.1:8000/v1"
+api_key = "${VLLM_API_KEY}"
+[[models]]
+name = "chat-large"
+backend = "vllm"
+upstream_model = "Qwen/Qwen3-8B"
+aliases = ["default"]
+tier = 1
+context_window = 32768
+price_per_mtok = { input = 0.0, output = 0.0 }
+"#;
+
+#[test]
+fn the_example_config_loads() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/rampart.example.toml")).unwrap();
+    let config = load_from_str(&text, "rampart.example.toml", &[]).unwrap();
+    assert_eq!(config.backends.len(), 3);
+    assert_eq!(config.backends[1].kind, BackendKindConfig::Anthropic);
+    assert!(config.models.iter().any(|model| model.kind == ModelKind::Embedding));
+    assert_eq!(config.models[0].aliases, vec!["default".to_owned()]);
+}
+
+#[test]
+fn the_documented_shape_loads_with_interpolated_secrets() {
+    let config = load_from_str(ISSUE_SHAPE, "rampart.toml", &vars(&[("VLLM_API_KEY", "sk-123")])).unwrap();
+    assert_eq!(config.backends[0].api_key.as_deref(), Some("sk-123"));
+    assert_eq!(config.models[0].upstream_model(), "Qwen/Qwen3-8B");
+    assert_eq!(config.storage.effective_url(), "sqlite:///var/lib/rampart/rampart.db");
+    assert!(!format!("{:?}", config.redacted()).contains("sk-123"), "redacted config must hide the key");
+}
+
+#[test]
+fn no_config_at_all_gives_defaults() {
+    let config = load_from_str("", "<defaults>", &[]).unwrap();
+    assert_eq!(config.server.listen, "127.0.0.1:8080");
+    assert!(config.backends.is_empty());
+    assert!(config.storage.effective_url().starts_with("sqlite://"));
+}
+
+#[test]
+fn environment_overrides_reach_nested_and_listed_keys() {
+    let env = vars(&[
+        ("VLLM_API_KEY", "from-file"),
+        ("RAMPART_SERVER__LISTEN", "0.0.0.0:9000"),
+        ("RAMPART_SERVER__REQUEST_TIMEOUT_SECS", "42"),
+        ("RAMPART_BACKENDS__0__API_KEY", "from-env"),
+        ("RAMPART_MODELS__0__ALIASES", r#"["a", "b"]"#),
+        ("RAMPART_URL", "http://ignored-by-config"),
+    ]);
+    let config = load_from_str(ISSUE_SHAPE, "rampart.toml", &env).unwrap();
+    assert_eq!(config.server.listen, "0.0.0.0:9000");
+    assert_eq!(config.server.request_timeout_secs, 42);
+    assert_eq!(config.backends[0].api_key.as_deref(), Some("from-env"));
+    assert_eq!(config.models[0].aliases, vec!["a".to_owned(), "b".to_owned()]);
+}
+
+/// Each bad config and the fragments its error message must contain.
+#[test]
+fn errors_name_the_key_file_and_line() {
+    let cases: Vec<(&str, &str, Vec<(&str, &str)>, Vec<&str>)> = vec![
+        ("unknown key", "[server]\nlistne = \"x\"\n", vec![], vec!["my.toml", "line 2", "listne", "listen"]),
+        ("wrong type", "[server]\nbody_limit_bytes = \"big\"\n", vec![], vec!["my.toml", "line 2", "body_limit_bytes"]),
+        ("syntax", "[server\n", vec![], vec!["my.toml", "line 1"]),
+        ("bad address", "\n[server]\nlisten = \"localhost\"\n", vec![], vec!["my.toml:3", "server.listen", "127.0.0.1:8080"]),
+        (
+            "unknown backend",
+            "[[backends]]\nname = \"a\"\nkind = \"openai\"\nbase_url = \"http://x\"\n\n[[models]]\nname = \"m\"\nbackend = \"b\"\n",
+            vec![],
+            vec!["my.toml:8", "models[0].backend", "'b'", "configured backends: a"],
+        ),
+        (
+            "duplicate alias",
+            "[[backends]]\nname = \"a\"\nkind = \"openai\"\nbase_url = \"http://x\"\n[[models]]\nname = \"m\"\nbackend = \"a\"\n[[models]]\nname = \"n\"\nbackend = \"a\"\naliases = [\"m\"]\n",
+            vec![],
+            vec!["my.toml:11", "models[1].aliases", "'m'"],
+        ),
+        ("bad kind", "[[backends]]\nname = \"a\"\nkind = \"grpc\"\nbase_url = \"http://x\"\n", vec![], vec!["line 3", "grpc", "openai"]),
+        ("bad url scheme", "[[backends]]\nname = \"a\"\nkind = \"openai\"\nbase_url = \"x.com\"\n", vec![], vec!["my.toml:4", "http://"]),
+        ("bad tier", "[[backends]]\nname = \"a\"\nkind = \"openai\"\nbase_url = \"http://x\"\n[[models]]\nname = \"m\"\nbackend = \"a\"\ntier = 3\n", vec![], vec!["my.toml:8", "tier"]),
+        ("bad storage", "[storage]\nurl = \"mysql://x\"\n", vec![], vec!["my.toml:2", "storage.url", "postgres://"]),
+        ("missing variable", ISSUE_SHAPE, vec![], vec!["my.toml:10", "backends[0].api_key", "VLLM_API_KEY"]),
+        ("bad override type", "", vec![("RAMPART_SERVER__BODY_LIMIT_BYTES", "lots")], vec!["RAMPART_SERVER__BODY_LIMIT_BYTES"]),
+        ("bad override value", "", vec![("RAMPART_SERVER__LISTEN", "nowhere")], vec!["RAMPART_SERVER__LISTEN", "server.listen"]),
+        ("override past the list", "", vec![("RAMPART_BACKENDS__3__NAME", "x")], vec!["RAMPART_BACKENDS__3__NAME", "past the end"]),
+    ];
+    for (name, text, env, fragments) in cases {
+        let error = load_from_str(text, "my.toml", &vars(&env)).expect_err(name).to_string();
+        for fragment in fragments {
+            assert!(error.contains(fragment), "{name}: '{fragment}' missing from: {error}");
+        }
+    }
+}
+
+#[test]
+fn a_missing_explicit_file_is_an_error() {
+    let error = rampart_config::load(Some(std::path::Path::new("/nonexistent/rampart.toml"))).unwrap_err();
+    assert!(matches!(error, ConfigError::Read { .. }), "{error}");
+    assert!(error.to_string().contains("/nonexistent/rampart.toml"));
+}
