@@ -77,17 +77,18 @@ impl Upstream {
     }
 
     /// Sends a JSON POST. `streaming` requests have no total deadline (only the per-read one).
-    pub async fn post_json(&self, path: &str, body: &Value, streaming: bool) -> Result<reqwest::Response, BackendError> {
+    pub async fn post_json(
+        &self,
+        path: &str,
+        body: &Value,
+        streaming: bool,
+    ) -> Result<reqwest::Response, BackendError> {
         let mut request = self.client.post(self.url(path)).json(body);
         if !streaming {
             request = request.timeout(self.timeout);
         }
         let response = request.send().await.map_err(|error| self.transport_error(&error))?;
-        if response.status().is_success() {
-            Ok(response)
-        } else {
-            Err(self.status_error(response).await)
-        }
+        if response.status().is_success() { Ok(response) } else { Err(self.status_error(response).await) }
     }
 
     pub async fn get(&self, path: &str) -> Result<reqwest::Response, BackendError> {
@@ -102,7 +103,10 @@ impl Upstream {
     }
 
     /// Reads a whole 2xx JSON body into `T`.
-    pub async fn read_json<T: serde::de::DeserializeOwned>(&self, response: reqwest::Response) -> Result<T, BackendError> {
+    pub async fn read_json<T: serde::de::DeserializeOwned>(
+        &self,
+        response: reqwest::Response,
+    ) -> Result<T, BackendError> {
         let bytes = response.bytes().await.map_err(|error| self.transport_error(&error))?;
         serde_json::from_slice(&bytes).map_err(|error| self.invalid(format!("{error}")))
     }
@@ -191,11 +195,13 @@ pub(crate) fn upstream_error_fields(body: &[u8]) -> (String, Option<String>, Opt
     let Ok(value) = serde_json::from_slice::<Value>(body) else {
         return (text(), None, None);
     };
-    let as_string = |value: Option<&Value>| value.and_then(|value| match value {
-        Value::String(text) => Some(text.clone()),
-        Value::Number(number) => Some(number.to_string()),
-        _ => None,
-    });
+    let as_string = |value: Option<&Value>| {
+        value.and_then(|value| match value {
+            Value::String(text) => Some(text.clone()),
+            Value::Number(number) => Some(number.to_string()),
+            _ => None,
+        })
+    };
     match value.get("error") {
         Some(Value::String(message)) => (message.clone(), None, None),
         Some(error @ Value::Object(_)) => (
@@ -203,7 +209,11 @@ pub(crate) fn upstream_error_fields(body: &[u8]) -> (String, Option<String>, Opt
             as_string(error.get("type")),
             as_string(error.get("code")),
         ),
-        _ => (as_string(value.get("message")).or_else(|| as_string(value.get("detail"))).unwrap_or_else(text), None, None),
+        _ => (
+            as_string(value.get("message")).or_else(|| as_string(value.get("detail"))).unwrap_or_else(text),
+            None,
+            None,
+        ),
     }
 }
 

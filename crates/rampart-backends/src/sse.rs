@@ -85,37 +85,6 @@ impl SseParser {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse_in_pieces(input: &str, piece: usize) -> Vec<SseEvent> {
-        let mut parser = SseParser::default();
-        let mut events = Vec::new();
-        for chunk in input.as_bytes().chunks(piece) {
-            parser.push(chunk);
-            while let Some(event) = parser.next_event() {
-                events.push(event);
-            }
-        }
-        events.extend(parser.finish());
-        events
-    }
-
-    #[test]
-    fn events_survive_any_chunking() {
-        let input = "event: message_start\r\ndata: {\"a\":1}\r\n\r\n: ping\n\ndata: one\ndata: two\n\ndata: [DONE]";
-        let expected = vec![
-            SseEvent { event: Some("message_start".into()), data: "{\"a\":1}".into() },
-            SseEvent { event: None, data: "one\ntwo".into() },
-            SseEvent { event: None, data: "[DONE]".into() },
-        ];
-        for piece in 1..input.len() {
-            assert_eq!(parse_in_pieces(input, piece), expected, "piece size {piece}");
-        }
-    }
-}
-
 /// The events of a streaming HTTP response, in order; transport errors end the stream.
 pub(crate) fn sse_events(
     upstream: crate::http::Upstream,
@@ -149,4 +118,35 @@ pub(crate) fn sse_events(
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_in_pieces(input: &str, piece: usize) -> Vec<SseEvent> {
+        let mut parser = SseParser::default();
+        let mut events = Vec::new();
+        for chunk in input.as_bytes().chunks(piece) {
+            parser.push(chunk);
+            while let Some(event) = parser.next_event() {
+                events.push(event);
+            }
+        }
+        events.extend(parser.finish());
+        events
+    }
+
+    #[test]
+    fn events_survive_any_chunking() {
+        let input = "event: message_start\r\ndata: {\"a\":1}\r\n\r\n: ping\n\ndata: one\ndata: two\n\ndata: [DONE]";
+        let expected = vec![
+            SseEvent { event: Some("message_start".into()), data: "{\"a\":1}".into() },
+            SseEvent { event: None, data: "one\ntwo".into() },
+            SseEvent { event: None, data: "[DONE]".into() },
+        ];
+        for piece in 1..input.len() {
+            assert_eq!(parse_in_pieces(input, piece), expected, "piece size {piece}");
+        }
+    }
 }

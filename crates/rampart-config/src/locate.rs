@@ -72,7 +72,8 @@ mod tests {
 
     #[test]
     fn finds_keys_in_arrays_of_tables() {
-        let text = "[server]\nlisten = \"x\"\n\n[[models]]\nname = \"a\"\n\n[[models]]\nname = \"b\"\nbackend = \"nope\"\n";
+        let text =
+            "[server]\nlisten = \"x\"\n\n[[models]]\nname = \"a\"\n\n[[models]]\nname = \"b\"\nbackend = \"nope\"\n";
         let path = KeyPath::default().key("models").index(1).key("backend");
         assert_eq!(path.to_string(), "models[1].backend");
         assert_eq!(line_of(text, &path), Some(9));

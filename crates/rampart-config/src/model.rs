@@ -54,9 +54,9 @@ pub struct StorageConfig {
 
 impl StorageConfig {
     pub fn effective_data_dir(&self) -> PathBuf {
-        self.data_dir.clone().unwrap_or_else(|| {
-            dirs::data_dir().map(|dir| dir.join("rampart")).unwrap_or_else(|| PathBuf::from("data"))
-        })
+        self.data_dir
+            .clone()
+            .unwrap_or_else(|| dirs::data_dir().map(|dir| dir.join("rampart")).unwrap_or_else(|| PathBuf::from("data")))
     }
 
     pub fn effective_url(&self) -> String {

@@ -76,7 +76,10 @@ pub(crate) fn validate(config: &Config, text: &str, file: &str) -> Result<(), Co
             } else {
                 format!("configured backends: {}", known.join(", "))
             };
-            return Err(invalid(path.key("backend"), format!("names '{}', which is not a backend ({hint})", model.backend)));
+            return Err(invalid(
+                path.key("backend"),
+                format!("names '{}', which is not a backend ({hint})", model.backend),
+            ));
         }
         if !(1..=2).contains(&model.tier) {
             return Err(invalid(path.key("tier"), format!("is {}: use 1 (on-premises) or 2 (cloud)", model.tier)));

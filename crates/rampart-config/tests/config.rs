@@ -30,7 +30,8 @@ price_per_mtok = { input = 0.0, output = 0.0 }
 
 #[test]
 fn the_example_config_loads() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/rampart.example.toml")).unwrap();
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/rampart.example.toml")).unwrap();
     let config = load_from_str(&text, "rampart.example.toml", &[]).unwrap();
     assert_eq!(config.backends.len(), 3);
     assert_eq!(config.backends[1].kind, BackendKindConfig::Anthropic);
@@ -72,14 +73,22 @@ fn environment_overrides_reach_nested_and_listed_keys() {
     assert_eq!(config.models[0].aliases, vec!["a".to_owned(), "b".to_owned()]);
 }
 
+/// (case name, config text, environment, fragments the error message must contain).
+type ErrorCase = (&'static str, &'static str, Vec<(&'static str, &'static str)>, Vec<&'static str>);
+
 /// Each bad config and the fragments its error message must contain.
 #[test]
 fn errors_name_the_key_file_and_line() {
-    let cases: Vec<(&str, &str, Vec<(&str, &str)>, Vec<&str>)> = vec![
+    let cases: Vec<ErrorCase> = vec![
         ("unknown key", "[server]\nlistne = \"x\"\n", vec![], vec!["my.toml", "line 2", "listne", "listen"]),
         ("wrong type", "[server]\nbody_limit_bytes = \"big\"\n", vec![], vec!["my.toml", "line 2", "body_limit_bytes"]),
         ("syntax", "[server\n", vec![], vec!["my.toml", "line 1"]),
-        ("bad address", "\n[server]\nlisten = \"localhost\"\n", vec![], vec!["my.toml:3", "server.listen", "127.0.0.1:8080"]),
+        (
+            "bad address",
+            "\n[server]\nlisten = \"localhost\"\n",
+            vec![],
+            vec!["my.toml:3", "server.listen", "127.0.0.1:8080"],
+        ),
         (
             "unknown backend",
             "[[backends]]\nname = \"a\"\nkind = \"openai\"\nbase_url = \"http://x\"\n\n[[models]]\nname = \"m\"\nbackend = \"b\"\n",
@@ -92,14 +101,44 @@ fn errors_name_the_key_file_and_line() {
             vec![],
             vec!["my.toml:11", "models[1].aliases", "'m'"],
         ),
-        ("bad kind", "[[backends]]\nname = \"a\"\nkind = \"grpc\"\nbase_url = \"http://x\"\n", vec![], vec!["line 3", "grpc", "openai"]),
-        ("bad url scheme", "[[backends]]\nname = \"a\"\nkind = \"openai\"\nbase_url = \"x.com\"\n", vec![], vec!["my.toml:4", "http://"]),
-        ("bad tier", "[[backends]]\nname = \"a\"\nkind = \"openai\"\nbase_url = \"http://x\"\n[[models]]\nname = \"m\"\nbackend = \"a\"\ntier = 3\n", vec![], vec!["my.toml:8", "tier"]),
+        (
+            "bad kind",
+            "[[backends]]\nname = \"a\"\nkind = \"grpc\"\nbase_url = \"http://x\"\n",
+            vec![],
+            vec!["line 3", "grpc", "openai"],
+        ),
+        (
+            "bad url scheme",
+            "[[backends]]\nname = \"a\"\nkind = \"openai\"\nbase_url = \"x.com\"\n",
+            vec![],
+            vec!["my.toml:4", "http://"],
+        ),
+        (
+            "bad tier",
+            "[[backends]]\nname = \"a\"\nkind = \"openai\"\nbase_url = \"http://x\"\n[[models]]\nname = \"m\"\nbackend = \"a\"\ntier = 3\n",
+            vec![],
+            vec!["my.toml:8", "tier"],
+        ),
         ("bad storage", "[storage]\nurl = \"mysql://x\"\n", vec![], vec!["my.toml:2", "storage.url", "postgres://"]),
         ("missing variable", ISSUE_SHAPE, vec![], vec!["my.toml:10", "backends[0].api_key", "VLLM_API_KEY"]),
-        ("bad override type", "", vec![("RAMPART_SERVER__BODY_LIMIT_BYTES", "lots")], vec!["RAMPART_SERVER__BODY_LIMIT_BYTES"]),
-        ("bad override value", "", vec![("RAMPART_SERVER__LISTEN", "nowhere")], vec!["RAMPART_SERVER__LISTEN", "server.listen"]),
-        ("override past the list", "", vec![("RAMPART_BACKENDS__3__NAME", "x")], vec!["RAMPART_BACKENDS__3__NAME", "past the end"]),
+        (
+            "bad override type",
+            "",
+            vec![("RAMPART_SERVER__BODY_LIMIT_BYTES", "lots")],
+            vec!["RAMPART_SERVER__BODY_LIMIT_BYTES"],
+        ),
+        (
+            "bad override value",
+            "",
+            vec![("RAMPART_SERVER__LISTEN", "nowhere")],
+            vec!["RAMPART_SERVER__LISTEN", "server.listen"],
+        ),
+        (
+            "override past the list",
+            "",
+            vec![("RAMPART_BACKENDS__3__NAME", "x")],
+            vec!["RAMPART_BACKENDS__3__NAME", "past the end"],
+        ),
     ];
     for (name, text, env, fragments) in cases {
         let error = load_from_str(text, "my.toml", &vars(&env)).expect_err(name).to_string();

@@ -101,7 +101,10 @@ fn validate(request: &ChatCompletionRequest) -> Result<(), ApiError> {
     if let Some(temperature) = request.temperature
         && !(0.0..=2.0).contains(&temperature)
     {
-        return Err(ApiError::invalid(format!("'temperature' is {temperature}: it must be between 0 and 2"), Some("temperature")));
+        return Err(ApiError::invalid(
+            format!("'temperature' is {temperature}: it must be between 0 and 2"),
+            Some("temperature"),
+        ));
     }
     if let Some(top_p) = request.top_p
         && !(0.0..=1.0).contains(&top_p)
@@ -111,7 +114,8 @@ fn validate(request: &ChatCompletionRequest) -> Result<(), ApiError> {
     if request.n == Some(0) {
         return Err(ApiError::invalid("'n' must be at least 1", Some("n")));
     }
-    for (param, value) in [("max_tokens", request.max_tokens), ("max_completion_tokens", request.max_completion_tokens)] {
+    for (param, value) in [("max_tokens", request.max_tokens), ("max_completion_tokens", request.max_completion_tokens)]
+    {
         if value == Some(0) {
             return Err(ApiError::invalid(format!("'{param}' must be at least 1"), Some(param)));
         }
@@ -127,7 +131,10 @@ fn validate(request: &ChatCompletionRequest) -> Result<(), ApiError> {
     }
     for (index, tool) in request.tools.iter().flatten().enumerate() {
         if tool.function.name.is_empty() {
-            return Err(ApiError::invalid("function names must not be empty", Some(&format!("tools[{index}].function.name"))));
+            return Err(ApiError::invalid(
+                "function names must not be empty",
+                Some(&format!("tools[{index}].function.name")),
+            ));
         }
     }
     Ok(())
@@ -204,7 +211,11 @@ impl SseState {
     /// final event in OpenAI's error shape, which the official SDKs raise as an exception.
     fn fail(&mut self, error: BackendError) -> Bytes {
         let backend = self.record.model.as_ref().map(|model| model.backend.name().to_owned()).unwrap_or_default();
-        self.record.state_metrics().upstream_errors.get_or_create(&crate::metrics::UpstreamErrorLabels { backend, kind: error.metric_kind() }).inc();
+        self.record
+            .state_metrics()
+            .upstream_errors
+            .get_or_create(&crate::metrics::UpstreamErrorLabels { backend, kind: error.metric_kind() })
+            .inc();
         let error = ApiError::Backend(error);
         self.record.finish(error.status().as_u16(), Some(error.to_string()));
         sse_data(&error.to_body())
@@ -215,7 +226,9 @@ fn sse_data<T: serde::Serialize>(value: &T) -> Bytes {
     let mut event = Vec::with_capacity(256);
     event.extend_from_slice(b"data: ");
     if serde_json::to_writer(&mut event, value).is_err() {
-        event.extend_from_slice(br#"{"error":{"message":"could not encode event","type":"api_error","param":null,"code":null}}"#);
+        event.extend_from_slice(
+            br#"{"error":{"message":"could not encode event","type":"api_error","param":null,"code":null}}"#,
+        );
     }
     event.extend_from_slice(b"\n\n");
     Bytes::from(event)

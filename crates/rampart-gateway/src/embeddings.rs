@@ -60,7 +60,12 @@ pub async fn embeddings(
     response
 }
 
-async fn handle(state: &AppState, headers: &HeaderMap, body: Body, record: &mut CallRecord) -> Result<EmbeddingResponse, ApiError> {
+async fn handle(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    record: &mut CallRecord,
+) -> Result<EmbeddingResponse, ApiError> {
     let value = crate::body::read_json(headers, body, state.limits.body_limit_bytes).await?;
     if !value.is_object() {
         return Err(ApiError::invalid("the request body must be a JSON object", None));
@@ -114,7 +119,10 @@ fn validate_inputs(input: &EmbeddingInput) -> Result<EmbedInputs, ApiError> {
         return Err(ApiError::invalid("'input' must not be empty", Some("input")));
     }
     if inputs.len() > MAX_INPUTS {
-        return Err(ApiError::invalid(format!("'input' has {} items; the limit is {MAX_INPUTS}", inputs.len()), Some("input")));
+        return Err(ApiError::invalid(
+            format!("'input' has {} items; the limit is {MAX_INPUTS}", inputs.len()),
+            Some("input"),
+        ));
     }
     let empty = match &inputs {
         EmbedInputs::Texts(texts) => texts.iter().position(String::is_empty),
@@ -143,7 +151,9 @@ mod tests {
 
     #[test]
     fn base64_is_little_endian_f32() {
-        let EmbeddingVector::Base64(text) = encode(vec![1.0, -2.5], EncodingFormat::Base64) else { panic!("not base64") };
+        let EmbeddingVector::Base64(text) = encode(vec![1.0, -2.5], EncodingFormat::Base64) else {
+            panic!("not base64")
+        };
         let bytes = base64::engine::general_purpose::STANDARD.decode(text).unwrap();
         let values: Vec<f32> = bytes.chunks(4).map(|chunk| f32::from_le_bytes(chunk.try_into().unwrap())).collect();
         assert_eq!(values, vec![1.0, -2.5]);

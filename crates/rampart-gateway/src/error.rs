@@ -56,16 +56,20 @@ impl ApiError {
                     None => body,
                 }
             }
-            ApiError::ModelNotFound { .. } => {
-                ErrorResponse::new("invalid_request_error", message).with_param(Some("model".to_owned())).with_code("model_not_found")
-            }
+            ApiError::ModelNotFound { .. } => ErrorResponse::new("invalid_request_error", message)
+                .with_param(Some("model".to_owned()))
+                .with_code("model_not_found"),
             ApiError::NotFound { .. } => ErrorResponse::new("invalid_request_error", message).with_code("not_found"),
-            ApiError::PayloadTooLarge { .. } => ErrorResponse::new("invalid_request_error", message).with_code("request_too_large"),
+            ApiError::PayloadTooLarge { .. } => {
+                ErrorResponse::new("invalid_request_error", message).with_code("request_too_large")
+            }
             ApiError::UnsupportedMediaType { .. } => {
                 ErrorResponse::new("invalid_request_error", message).with_code("unsupported_media_type")
             }
             ApiError::Backend(error) => backend_body(error),
-            ApiError::RequestTimeout { .. } => ErrorResponse::new("timeout_error", message).with_code("request_timeout"),
+            ApiError::RequestTimeout { .. } => {
+                ErrorResponse::new("timeout_error", message).with_code("request_timeout")
+            }
             ApiError::Unavailable { .. } => ErrorResponse::new("service_unavailable", message),
             ApiError::Internal { .. } => ErrorResponse::new("api_error", message).with_code("internal_error"),
         }
@@ -88,13 +92,12 @@ fn backend_status(error: &BackendError) -> StatusCode {
 fn backend_body(error: &BackendError) -> ErrorResponse {
     let message = error.to_string();
     match error {
-        BackendError::Unsupported { param, .. } => {
-            ErrorResponse::new("invalid_request_error", message).with_param(param.clone()).with_code("unsupported_parameter")
-        }
+        BackendError::Unsupported { param, .. } => ErrorResponse::new("invalid_request_error", message)
+            .with_param(param.clone())
+            .with_code("unsupported_parameter"),
         BackendError::Timeout { .. } => ErrorResponse::new("timeout_error", message).with_code("upstream_timeout"),
-        BackendError::Upstream { status: 429, code, .. } => {
-            ErrorResponse::new("rate_limit_exceeded", message).with_code(code.clone().unwrap_or_else(|| "rate_limit_exceeded".to_owned()))
-        }
+        BackendError::Upstream { status: 429, code, .. } => ErrorResponse::new("rate_limit_exceeded", message)
+            .with_code(code.clone().unwrap_or_else(|| "rate_limit_exceeded".to_owned())),
         BackendError::Upstream { status: 400 | 404 | 413 | 422, error_type, code, .. } => {
             let body = ErrorResponse::new(error_type.as_deref().unwrap_or("invalid_request_error"), message);
             match code {
@@ -105,8 +108,12 @@ fn backend_body(error: &BackendError) -> ErrorResponse {
         BackendError::Upstream { status, .. } => {
             ErrorResponse::new("upstream_error", message).with_code(format!("upstream_status_{status}"))
         }
-        BackendError::Unreachable { .. } => ErrorResponse::new("upstream_error", message).with_code("upstream_unreachable"),
-        BackendError::InvalidResponse { .. } => ErrorResponse::new("upstream_error", message).with_code("upstream_invalid_response"),
+        BackendError::Unreachable { .. } => {
+            ErrorResponse::new("upstream_error", message).with_code("upstream_unreachable")
+        }
+        BackendError::InvalidResponse { .. } => {
+            ErrorResponse::new("upstream_error", message).with_code("upstream_invalid_response")
+        }
     }
 }
 
@@ -148,7 +155,10 @@ mod tests {
         assert_eq!(upstream(429).status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(upstream(429).to_body().error.kind, "rate_limit_exceeded");
         assert_eq!(upstream(400).status(), StatusCode::BAD_REQUEST);
-        let timeout = ApiError::Backend(BackendError::Timeout { backend: "b".into(), timeout: std::time::Duration::from_secs(1) });
+        let timeout = ApiError::Backend(BackendError::Timeout {
+            backend: "b".into(),
+            timeout: std::time::Duration::from_secs(1),
+        });
         assert_eq!(timeout.status(), StatusCode::GATEWAY_TIMEOUT);
     }
 }

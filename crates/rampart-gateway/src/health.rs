@@ -52,7 +52,11 @@ pub struct HealthMonitor {
 
 impl HealthMonitor {
     /// Probes every backend now and then every 15 s, until the returned task is aborted.
-    pub fn spawn(self: &Arc<Self>, backends: Vec<Arc<dyn Backend>>, metrics: Arc<Metrics>) -> tokio::task::JoinHandle<()> {
+    pub fn spawn(
+        self: &Arc<Self>,
+        backends: Vec<Arc<dyn Backend>>,
+        metrics: Arc<Metrics>,
+    ) -> tokio::task::JoinHandle<()> {
         let monitor = self.clone();
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(PROBE_INTERVAL);
@@ -96,7 +100,11 @@ impl HealthMonitor {
                         detail: probe.detail.clone(),
                         checked_secs_ago: Some(probe.at.elapsed().as_secs()),
                     },
-                    None => ComponentHealth { status: "unknown", detail: Some("not probed yet".to_owned()), checked_secs_ago: None },
+                    None => ComponentHealth {
+                        status: "unknown",
+                        detail: Some("not probed yet".to_owned()),
+                        checked_secs_ago: None,
+                    },
                 };
                 (format!("backend:{name}"), health)
             })
@@ -106,9 +114,17 @@ impl HealthMonitor {
 
 async fn storage_health(state: &AppState) -> ComponentHealth {
     match tokio::time::timeout(PROBE_TIMEOUT, state.store.ping()).await {
-        Ok(Ok(())) => ComponentHealth { status: "ok", detail: Some(state.store.engine().to_owned()), checked_secs_ago: Some(0) },
-        Ok(Err(error)) => ComponentHealth { status: "down", detail: Some(error.to_string()), checked_secs_ago: Some(0) },
-        Err(_) => ComponentHealth { status: "down", detail: Some("storage did not answer within 5 s".to_owned()), checked_secs_ago: Some(0) },
+        Ok(Ok(())) => {
+            ComponentHealth { status: "ok", detail: Some(state.store.engine().to_owned()), checked_secs_ago: Some(0) }
+        }
+        Ok(Err(error)) => {
+            ComponentHealth { status: "down", detail: Some(error.to_string()), checked_secs_ago: Some(0) }
+        }
+        Err(_) => ComponentHealth {
+            status: "down",
+            detail: Some("storage did not answer within 5 s".to_owned()),
+            checked_secs_ago: Some(0),
+        },
     }
 }
 
@@ -118,14 +134,20 @@ async fn report(state: &AppState) -> HealthReport {
     let storage = storage_health(state).await;
     let storage_ok = storage.status == "ok";
     components.insert("storage".to_owned(), storage);
-    let backends_ok = components.iter().filter(|(name, _)| name.starts_with("backend:")).all(|(_, health)| health.status == "ok");
+    let backends_ok =
+        components.iter().filter(|(name, _)| name.starts_with("backend:")).all(|(_, health)| health.status == "ok");
     let any_backend_ok = components.iter().any(|(name, health)| name.starts_with("backend:") && health.status == "ok");
     let status = match (storage_ok, backends_ok, any_backend_ok || names.is_empty()) {
         (true, true, _) => "ok",
         (true, false, true) => "degraded",
         _ => "down",
     };
-    HealthReport { status, version: env!("CARGO_PKG_VERSION"), uptime_secs: state.started_at.elapsed().as_secs(), components }
+    HealthReport {
+        status,
+        version: env!("CARGO_PKG_VERSION"),
+        uptime_secs: state.started_at.elapsed().as_secs(),
+        components,
+    }
 }
 
 #[utoipa::path(get, path = "/health", tag = "health",
@@ -148,7 +170,8 @@ pub async fn healthz() -> Json<serde_json::Value> {
 pub async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, Json<HealthReport>) {
     let report = report(&state).await;
     let storage_ok = report.components.get("storage").is_some_and(|health| health.status == "ok");
-    let backend_ok = report.components.iter().any(|(name, health)| name.starts_with("backend:") && health.status == "ok");
+    let backend_ok =
+        report.components.iter().any(|(name, health)| name.starts_with("backend:") && health.status == "ok");
     let status = if storage_ok && backend_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(report))
 }

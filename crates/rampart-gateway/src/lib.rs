@@ -59,10 +59,9 @@ pub fn router(state: Arc<AppState>) -> Router {
 
 async fn metrics_text(axum::extract::State(state): axum::extract::State<Arc<AppState>>) -> Response {
     let mut response = state.metrics.render().into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-    );
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
     response
 }
 

@@ -73,28 +73,46 @@ impl Metrics {
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register("rampart_http_requests", "HTTP requests by route, model and status", requests.clone());
-        let request_duration = Family::<RouteLabels, Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
+        let request_duration =
+            Family::<RouteLabels, Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
         registry.register(
             "rampart_http_request_duration_seconds",
             "Time from request to the end of the response body",
             request_duration.clone(),
         );
         let in_flight = Gauge::default();
-        registry.register("rampart_http_requests_in_flight", "Requests being served, streams included", in_flight.clone());
+        registry.register(
+            "rampart_http_requests_in_flight",
+            "Requests being served, streams included",
+            in_flight.clone(),
+        );
         let tokens = Family::<TokenLabels, Counter>::default();
         registry.register("rampart_model_tokens", "Tokens by model and direction (input, output)", tokens.clone());
         let cost_usd = Family::<ModelLabels, Counter<f64, AtomicU64>>::default();
-        registry.register("rampart_model_cost_usd", "Cost in US dollars from the configured price table", cost_usd.clone());
+        registry.register(
+            "rampart_model_cost_usd",
+            "Cost in US dollars from the configured price table",
+            cost_usd.clone(),
+        );
         let upstream_errors = Family::<UpstreamErrorLabels, Counter>::default();
-        registry.register("rampart_upstream_errors", "Failed upstream calls by backend and kind", upstream_errors.clone());
-        let upstream_duration = Family::<BackendLabels, Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
+        registry.register(
+            "rampart_upstream_errors",
+            "Failed upstream calls by backend and kind",
+            upstream_errors.clone(),
+        );
+        let upstream_duration =
+            Family::<BackendLabels, Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
         registry.register(
             "rampart_upstream_request_duration_seconds",
             "Upstream time to a complete response or to the stream's headers",
             upstream_duration.clone(),
         );
         let backend_up = Family::<BackendLabels, Gauge>::default();
-        registry.register("rampart_backend_up", "1 when the last health probe of the backend succeeded", backend_up.clone());
+        registry.register(
+            "rampart_backend_up",
+            "1 when the last health probe of the backend succeeded",
+            backend_up.clone(),
+        );
         let request_log_failures = Counter::default();
         registry.register(
             "rampart_request_log_write_failures",

@@ -31,7 +31,10 @@ pub async fn list_models(State(state): State<Arc<AppState>>) -> Json<ModelList> 
         (status = 200, description = "The model", body = ModelObject),
         (status = 404, description = "Unknown model", body = ErrorResponse),
     ))]
-pub async fn get_model(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<ModelObject>, ApiError> {
+pub async fn get_model(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<ModelObject>, ApiError> {
     match state.catalog.resolve(&id) {
         Some(model) => Ok(Json(model_object(&state, model, &id))),
         None => Err(crate::resolve::resolve_model(&state, &id, rampart_config::ModelKind::Chat)

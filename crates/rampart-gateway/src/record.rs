@@ -54,7 +54,8 @@ impl CallRecord {
         if std::mem::replace(&mut self.finished, true) {
             return;
         }
-        let (tokens_in, tokens_out) = self.usage.map(|usage| (usage.prompt_tokens, usage.completion_tokens)).unwrap_or((0, 0));
+        let (tokens_in, tokens_out) =
+            self.usage.map(|usage| (usage.prompt_tokens, usage.completion_tokens)).unwrap_or((0, 0));
         let (model_name, backend, cost_usd) = match &self.model {
             Some(model) => {
                 let cost = model.price.cost_usd(tokens_in, tokens_out);

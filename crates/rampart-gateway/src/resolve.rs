@@ -27,7 +27,10 @@ pub fn resolve_model(state: &AppState, name: &str, wanted: ModelKind) -> Result<
                 " GET /v1/models lists the available models.".to_owned()
             }
         } else {
-            format!(" Did you mean {}?", suggestions.iter().map(|name| format!("'{name}'")).collect::<Vec<_>>().join(" or "))
+            format!(
+                " Did you mean {}?",
+                suggestions.iter().map(|name| format!("'{name}'")).collect::<Vec<_>>().join(" or ")
+            )
         };
         return Err(ApiError::ModelNotFound { message: format!("The model '{name}' does not exist.{hint}") });
     };

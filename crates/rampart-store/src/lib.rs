@@ -20,8 +20,7 @@ pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// The URL forms [`open_store`] accepts, as told to someone who gave another.
-pub const SUPPORTED_URL_FORMS: &str =
-    "sqlite://PATH, sqlite:PATH, sqlite::memory:, postgres://... or postgresql://...";
+pub const SUPPORTED_URL_FORMS: &str = "sqlite://PATH, sqlite:PATH, sqlite::memory:, postgres://... or postgresql://...";
 
 /// Opens the store a URL names, applying pending migrations: `sqlite:` URLs open a
 /// [`SqliteStore`], `postgres://` and `postgresql://` URLs a [`PostgresStore`].
@@ -42,9 +41,8 @@ pub async fn open_store(url: &str) -> Result<Arc<dyn Store>, StoreError> {
 pub(crate) fn redact_url_password(url: &str) -> String {
     let mut redacted = url.to_owned();
     if let Some(authority_start) = redacted.find("://").map(|index| index + 3) {
-        let authority_end = redacted[authority_start..]
-            .find(['/', '?', '#'])
-            .map_or(redacted.len(), |index| authority_start + index);
+        let authority_end =
+            redacted[authority_start..].find(['/', '?', '#']).map_or(redacted.len(), |index| authority_start + index);
         let authority = &redacted[authority_start..authority_end];
         if let Some(at) = authority.rfind('@')
             && let Some(colon) = authority[..at].find(':')
@@ -71,17 +69,14 @@ pub(crate) fn redact_url_password(url: &str) -> String {
 pub(crate) fn sqlx_detail(error: &sqlx::Error) -> String {
     match error {
         sqlx::Error::PoolTimedOut => {
-            "no database connection could be had in time; is the database running and reachable?"
-                .to_owned()
+            "no database connection could be had in time; is the database running and reachable?".to_owned()
         }
         other => other.to_string(),
     }
 }
 
 pub(crate) fn query_error(error: sqlx::Error) -> StoreError {
-    StoreError::Query {
-        detail: sqlx_detail(&error),
-    }
+    StoreError::Query { detail: sqlx_detail(&error) }
 }
 
 #[cfg(test)]
@@ -98,13 +93,7 @@ mod tests {
             redact_url_password("mysql://root:p@ss@db/x?password=two&sslmode=require"),
             "mysql://root:***@db/x?password=***&sslmode=require"
         );
-        assert_eq!(
-            redact_url_password("postgres://postgres@127.0.0.1/test"),
-            "postgres://postgres@127.0.0.1/test"
-        );
-        assert_eq!(
-            redact_url_password("sqlite://data/rampart.db"),
-            "sqlite://data/rampart.db"
-        );
+        assert_eq!(redact_url_password("postgres://postgres@127.0.0.1/test"), "postgres://postgres@127.0.0.1/test");
+        assert_eq!(redact_url_password("sqlite://data/rampart.db"), "sqlite://data/rampart.db");
     }
 }

@@ -34,13 +34,9 @@ impl PostgresStore {
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         // Errors name where we tried to connect, never the password.
         let location = redact_url_password(url);
-        let open_error = |detail: String| StoreError::Open {
-            location: location.clone(),
-            detail,
-        };
+        let open_error = |detail: String| StoreError::Open { location: location.clone(), detail };
 
-        let options =
-            PgConnectOptions::from_str(url).map_err(|error| open_error(sqlx_detail(&error)))?;
+        let options = PgConnectOptions::from_str(url).map_err(|error| open_error(sqlx_detail(&error)))?;
         let pool = match PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -56,9 +52,7 @@ impl PostgresStore {
         MIGRATOR
             .run(&pool)
             .await
-            .map_err(|error| StoreError::Migration {
-                detail: format!("PostgreSQL at '{location}': {error}"),
-            })?;
+            .map_err(|error| StoreError::Migration { detail: format!("PostgreSQL at '{location}': {error}") })?;
         tracing::debug!(location = %location, "opened PostgreSQL store");
         Ok(Self { pool })
     }
@@ -68,21 +62,14 @@ impl PostgresStore {
 /// out; one more direct attempt recovers the cause (refused, unknown host, ...) for the operator.
 async fn why_no_connection(options: &PgConnectOptions) -> String {
     let waited = ACQUIRE_TIMEOUT.as_secs();
-    match tokio::time::timeout(
-        DIAGNOSTIC_CONNECT_TIMEOUT,
-        PgConnection::connect_with(options),
-    )
-    .await
-    {
+    match tokio::time::timeout(DIAGNOSTIC_CONNECT_TIMEOUT, PgConnection::connect_with(options)).await {
         Ok(Err(error)) => format!("no connection within {waited} s: {}", sqlx_detail(&error)),
         Ok(Ok(connection)) => {
             // It came up just now; the caller can simply try again.
             let _ = connection.close().await;
             format!("no connection within {waited} s (the database answered only afterwards)")
         }
-        Err(_) => format!(
-            "no connection within {waited} s; is PostgreSQL running and reachable from here?"
-        ),
+        Err(_) => format!("no connection within {waited} s; is PostgreSQL running and reachable from here?"),
     }
 }
 
@@ -93,10 +80,7 @@ impl Store for PostgresStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(query_error)?;
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(query_error)?;
         Ok(())
     }
 
@@ -106,19 +90,12 @@ impl Store for PostgresStore {
         }
         let mut transaction = self.pool.begin().await.map_err(query_error)?;
         for chunk in entries.chunks(INSERT_CHUNK_ROWS) {
-            request_log::insert_statement(chunk)
-                .build()
-                .execute(&mut *transaction)
-                .await
-                .map_err(query_error)?;
+            request_log::insert_statement(chunk).build().execute(&mut *transaction).await.map_err(query_error)?;
         }
         transaction.commit().await.map_err(query_error)
     }
 
-    async fn list_requests(
-        &self,
-        query: &RequestLogQuery,
-    ) -> Result<Vec<RequestLogEntry>, StoreError> {
+    async fn list_requests(&self, query: &RequestLogQuery) -> Result<Vec<RequestLogEntry>, StoreError> {
         request_log::list_statement(query)
             .build_query_as::<StoredRequest>()
             .fetch_all(&self.pool)

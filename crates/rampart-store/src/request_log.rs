@@ -36,8 +36,8 @@ pub(crate) struct StoredRequest {
 
 impl StoredRequest {
     pub(crate) fn into_entry(self) -> Result<RequestLogEntry, StoreError> {
-        let status = u16::try_from(self.status)
-            .map_err(|_| corrupt_column(&self.id, "status", i64::from(self.status)))?;
+        let status =
+            u16::try_from(self.status).map_err(|_| corrupt_column(&self.id, "status", i64::from(self.status)))?;
         Ok(RequestLogEntry {
             tokens_in: count_from_stored(&self.id, "tokens_in", self.tokens_in)?,
             tokens_out: count_from_stored(&self.id, "tokens_out", self.tokens_out)?,
@@ -74,26 +74,18 @@ fn cost_to_stored(cost_usd: f64) -> f64 {
 
 fn corrupt_column(id: &str, column: &str, value: i64) -> StoreError {
     StoreError::Query {
-        detail: format!(
-            "request_log row '{id}' holds {value} in column {column}, which is out of range"
-        ),
+        detail: format!("request_log row '{id}' holds {value} in column {column}, which is out of range"),
     }
 }
 
 /// `0` means the default; anything else is clamped to `1..=MAX_LIST_LIMIT`.
 pub(crate) fn effective_limit(requested: u32) -> u32 {
-    if requested == 0 {
-        DEFAULT_LIST_LIMIT
-    } else {
-        requested.min(MAX_LIST_LIMIT)
-    }
+    if requested == 0 { DEFAULT_LIST_LIMIT } else { requested.min(MAX_LIST_LIMIT) }
 }
 
 /// `INSERT INTO request_log ... VALUES (...), (...)` for one chunk of at most
 /// [`INSERT_CHUNK_ROWS`] entries.
-pub(crate) fn insert_statement<'args, DB>(
-    entries: &'args [RequestLogEntry],
-) -> QueryBuilder<'args, DB>
+pub(crate) fn insert_statement<'args, DB>(entries: &'args [RequestLogEntry]) -> QueryBuilder<'args, DB>
 where
     DB: Database,
     DB::Arguments<'args>: Default,
@@ -137,21 +129,15 @@ where
         statement.push(" AND id < ").push_bind(before_id.as_str());
     }
     if let Some(since_unix_ms) = query.since_unix_ms {
-        statement
-            .push(" AND time_unix_ms >= ")
-            .push_bind(since_unix_ms);
+        statement.push(" AND time_unix_ms >= ").push_bind(since_unix_ms);
     }
     if let Some(model) = &query.model {
         statement.push(" AND model = ").push_bind(model.as_str());
     }
     if let Some(status) = query.status {
-        statement
-            .push(" AND status = ")
-            .push_bind(i32::from(status));
+        statement.push(" AND status = ").push_bind(i32::from(status));
     }
-    statement
-        .push(" ORDER BY id DESC LIMIT ")
-        .push_bind(i64::from(effective_limit(query.limit)));
+    statement.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(effective_limit(query.limit)));
     statement
 }
 

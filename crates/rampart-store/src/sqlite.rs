@@ -5,9 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use rampart_core::{RequestLogEntry, RequestLogQuery, Store, StoreError};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::request_log::{self, INSERT_CHUNK_ROWS, StoredRequest};
 use crate::{query_error, sqlx_detail};
@@ -33,10 +31,7 @@ impl SqliteStore {
     /// `synchronous = FULL` with the WAL journal: a write acknowledged by
     /// [`Store::record_requests`] survives the process being killed and the machine losing power.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
-        let open_error = |detail: String| StoreError::Open {
-            location: url.to_owned(),
-            detail,
-        };
+        let open_error = |detail: String| StoreError::Open { location: url.to_owned(), detail };
         let in_memory = names_in_memory_database(url);
 
         let mut options = SqliteConnectOptions::from_str(url)
@@ -50,38 +45,22 @@ impl SqliteStore {
         if in_memory {
             // An in-memory database lives only as long as a connection to it: keep exactly one,
             // forever, which also avoids shared-cache table locks between connections.
-            pool_options = pool_options
-                .max_connections(1)
-                .min_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None);
+            pool_options = pool_options.max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None);
         } else {
             options = options.journal_mode(SqliteJournalMode::Wal);
             pool_options = pool_options.max_connections(MAX_CONNECTIONS);
-            if let Some(parent) = options
-                .get_filename()
-                .parent()
-                .filter(|parent| !parent.as_os_str().is_empty())
-            {
-                tokio::fs::create_dir_all(parent).await.map_err(|error| {
-                    open_error(format!(
-                        "cannot create directory '{}': {error}",
-                        parent.display()
-                    ))
-                })?;
+            if let Some(parent) = options.get_filename().parent().filter(|parent| !parent.as_os_str().is_empty()) {
+                tokio::fs::create_dir_all(parent)
+                    .await
+                    .map_err(|error| open_error(format!("cannot create directory '{}': {error}", parent.display())))?;
             }
         }
 
-        let pool = pool_options
-            .connect_with(options)
-            .await
-            .map_err(|error| open_error(sqlx_detail(&error)))?;
+        let pool = pool_options.connect_with(options).await.map_err(|error| open_error(sqlx_detail(&error)))?;
         MIGRATOR
             .run(&pool)
             .await
-            .map_err(|error| StoreError::Migration {
-                detail: format!("SQLite at '{url}': {error}"),
-            })?;
+            .map_err(|error| StoreError::Migration { detail: format!("SQLite at '{url}': {error}") })?;
         tracing::debug!(location = url, in_memory, "opened SQLite store");
         Ok(Self { pool })
     }
@@ -90,10 +69,7 @@ impl SqliteStore {
 /// `sqlite::memory:`, `sqlite://:memory:` and `?mode=memory` all name a database that never
 /// touches disk (so no directory to create and no WAL).
 fn names_in_memory_database(url: &str) -> bool {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .unwrap_or(url);
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
     let (database, params) = rest.split_once('?').unwrap_or((rest, ""));
     database == ":memory:" || params.split('&').any(|param| param == "mode=memory")
 }
@@ -105,10 +81,7 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(query_error)?;
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(query_error)?;
         Ok(())
     }
 
@@ -117,25 +90,14 @@ impl Store for SqliteStore {
             return Ok(());
         }
         // IMMEDIATE takes the write lock up front, so waiting for it is covered by busy_timeout.
-        let mut transaction = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(query_error)?;
+        let mut transaction = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(query_error)?;
         for chunk in entries.chunks(INSERT_CHUNK_ROWS) {
-            request_log::insert_statement(chunk)
-                .build()
-                .execute(&mut *transaction)
-                .await
-                .map_err(query_error)?;
+            request_log::insert_statement(chunk).build().execute(&mut *transaction).await.map_err(query_error)?;
         }
         transaction.commit().await.map_err(query_error)
     }
 
-    async fn list_requests(
-        &self,
-        query: &RequestLogQuery,
-    ) -> Result<Vec<RequestLogEntry>, StoreError> {
+    async fn list_requests(&self, query: &RequestLogQuery) -> Result<Vec<RequestLogEntry>, StoreError> {
         request_log::list_statement(query)
             .build_query_as::<StoredRequest>()
             .fetch_all(&self.pool)

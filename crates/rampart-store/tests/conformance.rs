@@ -37,14 +37,8 @@ async fn sqlite_harness() -> SqliteHarness {
     // A nested path, so every test also checks that missing parent directories are created.
     let path = dir.path().join("state").join("rampart.db");
     let url = format!("sqlite://{}", path.display());
-    let store = open_store(&url)
-        .await
-        .unwrap_or_else(|error| panic!("open {url}: {error}"));
-    SqliteHarness {
-        store,
-        url,
-        _dir: dir,
-    }
+    let store = open_store(&url).await.unwrap_or_else(|error| panic!("open {url}: {error}"));
+    SqliteHarness { store, url, _dir: dir }
 }
 
 struct PostgresHarness {
@@ -83,21 +77,12 @@ async fn postgres_harness() -> PostgresHarness {
     let admin_url = postgres_admin_url();
     let schema = format!("rampart_test_{}", Uuid::now_v7().simple());
     let mut admin = postgres_admin_connection(&admin_url).await;
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&mut admin)
-        .await
-        .expect("create test schema");
+    sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut admin).await.expect("create test schema");
     admin.close().await.expect("close admin connection");
 
     let url = with_search_path(&admin_url, &schema);
-    let store = open_store(&url)
-        .await
-        .unwrap_or_else(|error| panic!("open {url}: {error}"));
-    PostgresHarness {
-        store,
-        admin_url,
-        schema,
-    }
+    let store = open_store(&url).await.unwrap_or_else(|error| panic!("open {url}: {error}"));
+    PostgresHarness { store, admin_url, schema }
 }
 
 impl PostgresHarness {
@@ -189,17 +174,11 @@ fn newest_first(entries: &[RequestLogEntry]) -> Vec<RequestLogEntry> {
 }
 
 fn limit(limit: u32) -> RequestLogQuery {
-    RequestLogQuery {
-        limit,
-        ..RequestLogQuery::default()
-    }
+    RequestLogQuery { limit, ..RequestLogQuery::default() }
 }
 
 async fn record(store: &Arc<dyn Store>, entries: &[RequestLogEntry]) {
-    store
-        .record_requests(entries)
-        .await
-        .expect("record_requests");
+    store.record_requests(entries).await.expect("record_requests");
 }
 
 async fn list(store: &Arc<dyn Store>, query: &RequestLogQuery) -> Vec<RequestLogEntry> {
@@ -263,10 +242,7 @@ async fn round_trip_keeps_every_field(store: Arc<dyn Store>) {
     };
     record(&store, &[failed.clone(), streamed.clone()]).await;
 
-    assert_eq!(
-        list(&store, &RequestLogQuery::default()).await,
-        vec![streamed, failed]
-    );
+    assert_eq!(list(&store, &RequestLogQuery::default()).await, vec![streamed, failed]);
 }
 
 async fn status_and_counter_extremes_round_trip(store: Arc<dyn Store>) {
@@ -283,10 +259,7 @@ async fn status_and_counter_extremes_round_trip(store: Arc<dyn Store>) {
     highest.cost_usd = f64::MAX;
     record(&store, &[lowest.clone(), highest.clone()]).await;
 
-    assert_eq!(
-        list(&store, &RequestLogQuery::default()).await,
-        vec![highest, lowest]
-    );
+    assert_eq!(list(&store, &RequestLogQuery::default()).await, vec![highest, lowest]);
 }
 
 async fn counters_beyond_i64_saturate_and_nan_cost_is_zero(store: Arc<dyn Store>) {
@@ -316,10 +289,7 @@ async fn lists_newest_first_across_batches(store: Arc<dyn Store>) {
 
     let listed = list(&store, &limit(100)).await;
     assert_eq!(listed, newest_first(&all));
-    assert_eq!(
-        listed.first().map(|entry| &entry.request_id),
-        Some(&"req-19".to_owned())
-    );
+    assert_eq!(listed.first().map(|entry| &entry.request_id), Some(&"req-19".to_owned()));
 }
 
 async fn limit_and_cursor_paging_covers_every_row_once(store: Arc<dyn Store>) {
@@ -356,56 +326,25 @@ async fn limit_zero_means_fifty_and_limits_clamp_to_a_thousand(store: Arc<dyn St
 }
 
 async fn filters_by_model(store: Arc<dyn Store>) {
-    let all: Vec<_> = (0..12)
-        .map(|index| {
-            entry(
-                index,
-                if index.is_multiple_of(4) {
-                    "llama-3.1-8b"
-                } else {
-                    "gpt-4o"
-                },
-            )
-        })
-        .collect();
+    let all: Vec<_> =
+        (0..12).map(|index| entry(index, if index.is_multiple_of(4) { "llama-3.1-8b" } else { "gpt-4o" })).collect();
     record(&store, &all).await;
 
-    let query = RequestLogQuery {
-        limit: 100,
-        model: Some("llama-3.1-8b".to_owned()),
-        ..RequestLogQuery::default()
-    };
-    let expected: Vec<_> = newest_first(&all)
-        .into_iter()
-        .filter(|entry| entry.model == "llama-3.1-8b")
-        .collect();
+    let query = RequestLogQuery { limit: 100, model: Some("llama-3.1-8b".to_owned()), ..RequestLogQuery::default() };
+    let expected: Vec<_> = newest_first(&all).into_iter().filter(|entry| entry.model == "llama-3.1-8b").collect();
     assert_eq!(expected.len(), 3);
     assert_eq!(list(&store, &query).await, expected);
 
-    let nobody = RequestLogQuery {
-        model: Some("llama".to_owned()),
-        ..query
-    };
-    assert_eq!(
-        list(&store, &nobody).await,
-        vec![],
-        "model matches exactly, not by prefix"
-    );
+    let nobody = RequestLogQuery { model: Some("llama".to_owned()), ..query };
+    assert_eq!(list(&store, &nobody).await, vec![], "model matches exactly, not by prefix");
 }
 
 async fn filters_by_status(store: Arc<dyn Store>) {
     let all = entries(12, "m");
     record(&store, &all).await;
 
-    let query = RequestLogQuery {
-        limit: 100,
-        status: Some(429),
-        ..RequestLogQuery::default()
-    };
-    let expected: Vec<_> = newest_first(&all)
-        .into_iter()
-        .filter(|entry| entry.status == 429)
-        .collect();
+    let query = RequestLogQuery { limit: 100, status: Some(429), ..RequestLogQuery::default() };
+    let expected: Vec<_> = newest_first(&all).into_iter().filter(|entry| entry.status == 429).collect();
     assert_eq!(expected.len(), 4);
     assert_eq!(list(&store, &query).await, expected);
 }
@@ -415,28 +354,17 @@ async fn filters_by_since_inclusively(store: Arc<dyn Store>) {
     record(&store, &all).await;
     let since = all[8].time_unix_ms;
 
-    let query = RequestLogQuery {
-        limit: 100,
-        since_unix_ms: Some(since),
-        ..RequestLogQuery::default()
-    };
-    let expected: Vec<_> = newest_first(&all)
-        .into_iter()
-        .filter(|entry| entry.time_unix_ms >= since)
-        .collect();
+    let query = RequestLogQuery { limit: 100, since_unix_ms: Some(since), ..RequestLogQuery::default() };
+    let expected: Vec<_> = newest_first(&all).into_iter().filter(|entry| entry.time_unix_ms >= since).collect();
     assert_eq!(expected.len(), 4);
     assert_eq!(list(&store, &query).await, expected);
 }
 
 async fn filters_and_cursor_combine(store: Arc<dyn Store>) {
-    let all: Vec<_> = (0..30)
-        .map(|index| entry(index, if index.is_multiple_of(2) { "a" } else { "b" }))
-        .collect();
+    let all: Vec<_> = (0..30).map(|index| entry(index, if index.is_multiple_of(2) { "a" } else { "b" })).collect();
     record(&store, &all).await;
     let since = all[4].time_unix_ms;
-    let matches = |entry: &RequestLogEntry| {
-        entry.model == "a" && entry.status == 429 && entry.time_unix_ms >= since
-    };
+    let matches = |entry: &RequestLogEntry| entry.model == "a" && entry.status == 429 && entry.time_unix_ms >= since;
     // Model "a" and status 429 are indexes divisible by 6; since index 4 leaves 6, 12, 18, 24.
     let expected: Vec<_> = newest_first(&all).into_iter().filter(matches).collect();
     assert_eq!(expected.len(), 4);
@@ -465,31 +393,16 @@ async fn failed_batch_stores_nothing(store: Arc<dyn Store>) {
     // A duplicate id at the end of a batch longer than one INSERT statement: the rows before
     // it, written by earlier statements of the same transaction, must not be kept either.
     let mut batch = entries(600, "m");
-    let duplicate = RequestLogEntry {
-        request_id: "duplicate".to_owned(),
-        ..batch[0].clone()
-    };
+    let duplicate = RequestLogEntry { request_id: "duplicate".to_owned(), ..batch[0].clone() };
     batch.push(duplicate);
-    let error = store
-        .record_requests(&batch)
-        .await
-        .expect_err("a duplicate id fails the batch");
-    assert!(
-        matches!(error, StoreError::Query { .. }),
-        "unexpected error: {error:?}"
-    );
+    let error = store.record_requests(&batch).await.expect_err("a duplicate id fails the batch");
+    assert!(matches!(error, StoreError::Query { .. }), "unexpected error: {error:?}");
     assert_eq!(list(&store, &limit(1000)).await, vec![]);
 
     // The store is still usable, and a batch clashing with a stored row is refused whole too.
     let kept = entry(1000, "m");
     record(&store, std::slice::from_ref(&kept)).await;
-    let clashing = vec![
-        entry(1001, "m"),
-        RequestLogEntry {
-            request_id: "again".to_owned(),
-            ..kept.clone()
-        },
-    ];
+    let clashing = vec![entry(1001, "m"), RequestLogEntry { request_id: "again".to_owned(), ..kept.clone() }];
     assert!(store.record_requests(&clashing).await.is_err());
     assert_eq!(list(&store, &limit(1000)).await, vec![kept]);
 }
@@ -510,13 +423,9 @@ async fn sqlite_acknowledged_writes_survive_reopening_the_file() {
     assert_eq!(list(&reopened, &limit(1000)).await, newest_first(&all));
 
     // The journal mode is kept in the file, so a separate connection can confirm it.
-    let mut raw = sqlx::SqliteConnection::connect(&url)
-        .await
-        .expect("raw connection");
-    let journal_mode: String = sqlx::query_scalar("PRAGMA journal_mode")
-        .fetch_one(&mut raw)
-        .await
-        .expect("read journal mode");
+    let mut raw = sqlx::SqliteConnection::connect(&url).await.expect("raw connection");
+    let journal_mode: String =
+        sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&mut raw).await.expect("read journal mode");
     assert_eq!(journal_mode, "wal");
 }
 
@@ -524,40 +433,23 @@ async fn sqlite_acknowledged_writes_survive_reopening_the_file() {
 async fn sqlite_accepts_single_colon_and_in_memory_urls() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let path = dir.path().join("a").join("b").join("single-colon.db");
-    for url in [
-        format!("sqlite:{}", path.display()),
-        "sqlite::memory:".to_owned(),
-    ] {
-        let store = open_store(&url)
-            .await
-            .unwrap_or_else(|error| panic!("open {url}: {error}"));
+    for url in [format!("sqlite:{}", path.display()), "sqlite::memory:".to_owned()] {
+        let store = open_store(&url).await.unwrap_or_else(|error| panic!("open {url}: {error}"));
         assert_eq!(store.engine(), "sqlite");
         let all = entries(3, "m");
         record(&store, &all).await;
-        assert_eq!(
-            list(&store, &RequestLogQuery::default()).await,
-            newest_first(&all),
-            "{url}"
-        );
+        assert_eq!(list(&store, &RequestLogQuery::default()).await, newest_first(&all), "{url}");
     }
-    assert!(
-        path.exists(),
-        "sqlite:PATH creates the file and its parent directories"
-    );
+    assert!(path.exists(), "sqlite:PATH creates the file and its parent directories");
 }
 
 #[tokio::test]
 async fn both_postgres_schemes_open_the_postgres_engine() {
     let harness = postgres_harness().await;
     assert_eq!(harness.store.engine(), "postgres");
-    let other_scheme = with_search_path(&harness.admin_url, &harness.schema).replacen(
-        "postgres://",
-        "postgresql://",
-        1,
-    );
-    let store = open_store(&other_scheme)
-        .await
-        .unwrap_or_else(|error| panic!("open {other_scheme}: {error}"));
+    let other_scheme =
+        with_search_path(&harness.admin_url, &harness.schema).replacen("postgres://", "postgresql://", 1);
+    let store = open_store(&other_scheme).await.unwrap_or_else(|error| panic!("open {other_scheme}: {error}"));
     assert_eq!(store.engine(), "postgres");
     store.ping().await.expect("ping");
     drop(store);
@@ -568,14 +460,9 @@ async fn both_postgres_schemes_open_the_postgres_engine() {
 async fn unreachable_postgres_fails_quickly_with_an_open_error() {
     // Port 1 on loopback: nothing listens there.
     let url = "postgres://rampart:s3cret@127.0.0.1:1/rampart";
-    let opened = tokio::time::timeout(Duration::from_secs(15), open_store(url))
-        .await
-        .expect("gave up within 15 s");
+    let opened = tokio::time::timeout(Duration::from_secs(15), open_store(url)).await.expect("gave up within 15 s");
     let Err(StoreError::Open { location, detail }) = opened else {
-        panic!(
-            "expected an Open error, got {:?}",
-            opened.map(|store| store.engine())
-        );
+        panic!("expected an Open error, got {:?}", opened.map(|store| store.engine()));
     };
     assert_eq!(location, "postgres://rampart:***@127.0.0.1:1/rampart");
     assert!(detail.contains("refused"), "the cause is named: {detail}");
@@ -584,41 +471,19 @@ async fn unreachable_postgres_fails_quickly_with_an_open_error() {
 
 #[tokio::test]
 async fn unsupported_urls_are_refused_naming_the_accepted_schemes() {
-    for url in [
-        "mysql://root:hunter2@db:3306/rampart",
-        "/var/lib/rampart/rampart.db",
-        "",
-        "sqlite3://x.db",
-        "SQLITE://x.db",
-    ] {
+    for url in
+        ["mysql://root:hunter2@db:3306/rampart", "/var/lib/rampart/rampart.db", "", "sqlite3://x.db", "SQLITE://x.db"]
+    {
         match open_store(url).await {
-            Err(StoreError::UnsupportedUrl {
-                url: reported,
-                reason,
-            }) => {
+            Err(StoreError::UnsupportedUrl { url: reported, reason }) => {
                 assert!(!reported.contains("hunter2"), "password leaked: {reported}");
-                for scheme in [
-                    "sqlite://",
-                    "sqlite::memory:",
-                    "postgres://",
-                    "postgresql://",
-                ] {
-                    assert!(
-                        reason.contains(scheme),
-                        "reason {reason:?} does not name {scheme}"
-                    );
+                for scheme in ["sqlite://", "sqlite::memory:", "postgres://", "postgresql://"] {
+                    assert!(reason.contains(scheme), "reason {reason:?} does not name {scheme}");
                 }
-                let message = StoreError::UnsupportedUrl {
-                    url: reported,
-                    reason,
-                }
-                .to_string();
+                let message = StoreError::UnsupportedUrl { url: reported, reason }.to_string();
                 assert!(message.contains("not supported"), "{message}");
             }
-            other => panic!(
-                "{url:?}: expected UnsupportedUrl, got {:?}",
-                other.map(|store| store.engine())
-            ),
+            other => panic!("{url:?}: expected UnsupportedUrl, got {:?}", other.map(|store| store.engine())),
         }
     }
 }

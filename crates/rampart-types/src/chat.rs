@@ -97,10 +97,7 @@ impl ChatCompletionRequest {
     /// Reads a request from a parsed JSON body, keeping unknown top-level fields in `extra`.
     pub fn from_json(body: Value) -> Result<Self, FieldError> {
         let Value::Object(mut object) = body else {
-            return Err(FieldError {
-                param: None,
-                message: "the request body must be a JSON object".to_owned(),
-            });
+            return Err(FieldError { param: None, message: "the request body must be a JSON object".to_owned() });
         };
         // Nulls mean "not set" for every optional OpenAI parameter.
         object.retain(|_, value| !value.is_null());
@@ -558,7 +555,8 @@ mod tests {
         .unwrap();
         assert_eq!(request.messages[0].text_content(), "look");
         assert!(matches!(request.tool_choice, Some(ToolChoice::Named(_))));
-        let auto = ChatCompletionRequest::from_json(json!({"model": "m", "messages": [], "tool_choice": "auto"})).unwrap();
+        let auto =
+            ChatCompletionRequest::from_json(json!({"model": "m", "messages": [], "tool_choice": "auto"})).unwrap();
         assert_eq!(auto.tool_choice, Some(ToolChoice::Mode(ToolChoiceMode::Auto)));
     }
 }

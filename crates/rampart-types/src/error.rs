@@ -21,9 +21,7 @@ pub struct ErrorBody {
 
 impl ErrorResponse {
     pub fn new(kind: &str, message: impl Into<String>) -> Self {
-        ErrorResponse {
-            error: ErrorBody { message: message.into(), kind: kind.to_owned(), param: None, code: None },
-        }
+        ErrorResponse { error: ErrorBody { message: message.into(), kind: kind.to_owned(), param: None, code: None } }
     }
 
     pub fn with_param(mut self, param: Option<String>) -> Self {

@@ -64,7 +64,8 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 pub async fn list_models(config_path: Option<&Path>, args: ListModelsArgs) -> Result<(), CliError> {
     let client = Client::new(config_path, &args.client)?;
     let response = client.send(client.http.get(format!("{}/v1/models", client.base))).await?;
-    let list: ModelList = response.json().await.map_err(|error| CliError::failed(format!("unexpected /v1/models answer: {error}")))?;
+    let list: ModelList =
+        response.json().await.map_err(|error| CliError::failed(format!("unexpected /v1/models answer: {error}")))?;
     if args.json {
         say!("{}", serde_json::to_string_pretty(&list).map_err(|error| CliError::failed(error.to_string()))?);
         return Ok(());
@@ -114,7 +115,10 @@ pub async fn chat(config_path: Option<&Path>, args: ChatArgs) -> Result<(), CliE
         complete(&client, &args, &history).await?;
         return Ok(());
     }
-    eprintln!("Chatting with '{}' at {}. /reset clears the conversation, /exit or Ctrl-D quits.", args.model, client.base);
+    eprintln!(
+        "Chatting with '{}' at {}. /reset clears the conversation, /exit or Ctrl-D quits.",
+        args.model, client.base
+    );
     let stdin = std::io::stdin();
     loop {
         eprint!("> ");
@@ -163,7 +167,8 @@ async fn complete(client: &Client, args: &ChatArgs, history: &[ChatMessage]) -> 
     let mut response = client.send(request).await?;
     let mut stdout = std::io::stdout();
     if !stream {
-        let value: Value = response.json().await.map_err(|error| CliError::failed(format!("unreadable answer: {error}")))?;
+        let value: Value =
+            response.json().await.map_err(|error| CliError::failed(format!("unreadable answer: {error}")))?;
         if args.json {
             say!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
         }
@@ -178,7 +183,10 @@ async fn complete(client: &Client, args: &ChatArgs, history: &[ChatMessage]) -> 
     let mut parser = SseParser::default();
     let mut answer = String::new();
     loop {
-        let chunk = response.chunk().await.map_err(|error| CliError::failed(format!("stream broke: {}", error_chain(&error))))?;
+        let chunk = response
+            .chunk()
+            .await
+            .map_err(|error| CliError::failed(format!("stream broke: {}", error_chain(&error))))?;
         let Some(bytes) = chunk else { break };
         parser.push(&bytes);
         while let Some(event) = parser.next_event() {

@@ -57,7 +57,18 @@ pub async fn logs(config_path: Option<&Path>, args: LogsArgs) -> Result<(), CliE
         eprintln!("no requests logged yet in {}", loaded.config.storage.effective_url());
         return Ok(());
     }
-    say!("{:<24} {:<17} {:<20} {:<12} {:>6} {:>8} {:>8} {:>9} {:>10}", "TIME (UTC)", "ENDPOINT", "MODEL", "BACKEND", "STATUS", "IN", "OUT", "LATENCY", "COST $");
+    say!(
+        "{:<24} {:<17} {:<20} {:<12} {:>6} {:>8} {:>8} {:>9} {:>10}",
+        "TIME (UTC)",
+        "ENDPOINT",
+        "MODEL",
+        "BACKEND",
+        "STATUS",
+        "IN",
+        "OUT",
+        "LATENCY",
+        "COST $"
+    );
     for entry in &entries {
         say!(
             "{:<24} {:<17} {:<20} {:<12} {:>6} {:>8} {:>8} {:>7}ms {:>10.6}{}",
@@ -87,7 +98,8 @@ fn truncate(text: &str, width: usize) -> String {
 }
 
 fn format_time(unix_ms: i64) -> String {
-    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second].[subsecond digits:3]");
+    let format =
+        time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second].[subsecond digits:3]");
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(unix_ms) * 1_000_000)
         .ok()
         .and_then(|moment| moment.format(&format).ok())

@@ -20,7 +20,9 @@ use crate::cli::{Cli, Command, ConfigCommand, ModelsCommand};
 pub enum CliError {
     #[error("{0}")]
     Config(#[from] rampart_config::ConfigError),
-    #[error("cannot reach Rampart at {url}: {detail}\nhint: start it with `rampart serve`, or point --url / RAMPART_URL at a running server")]
+    #[error(
+        "cannot reach Rampart at {url}: {detail}\nhint: start it with `rampart serve`, or point --url / RAMPART_URL at a running server"
+    )]
     Unreachable { url: String, detail: String },
     #[error("{message}")]
     Failed { message: String },

@@ -29,7 +29,9 @@ pub async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result<(), Cl
     }
     let catalog = ModelCatalog::new(&config, backends.clone()).map_err(|error| CliError::failed(error.to_string()))?;
     if catalog.models().is_empty() {
-        tracing::warn!("no models are configured: add [[backends]] and [[models]] to the config (see config/rampart.example.toml)");
+        tracing::warn!(
+            "no models are configured: add [[backends]] and [[models]] to the config (see config/rampart.example.toml)"
+        );
     }
 
     let metrics = Arc::new(Metrics::new());
@@ -55,7 +57,8 @@ pub async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result<(), Cl
         };
         CliError::failed(format!("cannot listen on {}: {error}\nhint: {hint}", config.server.listen))
     })?;
-    let address = listener.local_addr().map(|address| address.to_string()).unwrap_or_else(|_| config.server.listen.clone());
+    let address =
+        listener.local_addr().map(|address| address.to_string()).unwrap_or_else(|_| config.server.listen.clone());
     tracing::info!(%address, models = state.catalog.models().len(), "listening");
     eprintln!("Rampart is serving the OpenAI API at http://{address}/v1");
 
@@ -84,7 +87,9 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn rampart_core::Store>,
             ))
         })?;
     }
-    rampart_store::open_store(&url).await.map_err(|error| CliError::failed(format!("{error}\nhint: check [storage].url")))
+    rampart_store::open_store(&url)
+        .await
+        .map_err(|error| CliError::failed(format!("{error}\nhint: check [storage].url")))
 }
 
 /// Resolves on SIGTERM or Ctrl-C.
@@ -123,4 +128,3 @@ fn init_tracing(config: &Config) {
         LogFormat::Text => builder.try_init(),
     };
 }
-

@@ -17,7 +17,14 @@ fn version_and_help() {
     assert_eq!(code, 0);
     let version: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(version["name"], "rampart");
-    for command in [&["--help"][..], &["serve", "--help"], &["chat", "--help"], &["models", "--help"], &["logs", "--help"], &["config", "check", "--help"]] {
+    for command in [
+        &["--help"][..],
+        &["serve", "--help"],
+        &["chat", "--help"],
+        &["models", "--help"],
+        &["logs", "--help"],
+        &["config", "check", "--help"],
+    ] {
         let (code, out, _) = run_cli(command, &[]);
         assert_eq!(code, 0, "{command:?}");
         assert!(out.contains("Usage"), "{command:?}: {out}");
@@ -37,7 +44,10 @@ fn config_check_prints_the_effective_config_without_secrets() {
     )
     .unwrap();
     let path = path.to_str().unwrap();
-    let (code, out, err) = run_cli(&["config", "check", "--config", path, "--json"], &[("TEST_KEY", "sk-very-secret"), ("RAMPART_SERVER__LISTEN", "127.0.0.1:9999")]);
+    let (code, out, err) = run_cli(
+        &["config", "check", "--config", path, "--json"],
+        &[("TEST_KEY", "sk-very-secret"), ("RAMPART_SERVER__LISTEN", "127.0.0.1:9999")],
+    );
     assert_eq!(code, 0, "{err}");
     assert!(!out.contains("sk-very-secret"), "secret printed: {out}");
     let effective: Value = serde_json::from_str(&out).unwrap();

@@ -61,11 +61,15 @@ async fn chat_completion_through_an_alias_reaches_the_upstream_model() {
 #[tokio::test]
 async fn streaming_forwards_chunks_and_usage_only_when_asked() {
     let (upstream, rampart) = setup().await;
-    let (status, events) =
-        stream(&rampart, json!({"model": "gpt-fake", "stream": true, "messages": [{"role": "user", "content": "a b c"}]})).await;
+    let (status, events) = stream(
+        &rampart,
+        json!({"model": "gpt-fake", "stream": true, "messages": [{"role": "user", "content": "a b c"}]}),
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
-    let chunks: Vec<Value> = events[..events.len() - 1].iter().map(|event| serde_json::from_str(event).unwrap()).collect();
+    let chunks: Vec<Value> =
+        events[..events.len() - 1].iter().map(|event| serde_json::from_str(event).unwrap()).collect();
     let text: String = chunks.iter().filter_map(|chunk| chunk["choices"][0]["delta"]["content"].as_str()).collect();
     assert_eq!(text, "echo: a b c");
     assert!(chunks.iter().all(|chunk| chunk["model"] == "gpt-fake" && chunk.get("usage").is_none()));
@@ -101,7 +105,9 @@ async fn tool_calls_plain_and_streamed() {
     let arguments: String = events
         .iter()
         .filter_map(|event| serde_json::from_str::<Value>(event).ok())
-        .filter_map(|chunk| chunk["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"].as_str().map(str::to_owned))
+        .filter_map(|chunk| {
+            chunk["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"].as_str().map(str::to_owned)
+        })
         .collect();
     assert_eq!(arguments, "{\"city\":\"Paris\"}");
 }
@@ -122,7 +128,9 @@ async fn anthropic_and_ollama_backends_answer_in_openai_format() {
     assert_eq!(sent["system"], "be brief");
     assert_eq!(sent["model"], "claude-test");
 
-    let (_, events) = stream(&rampart, json!({"model": "claude", "stream": true, "messages": [{"role": "user", "content": "yo"}]})).await;
+    let (_, events) =
+        stream(&rampart, json!({"model": "claude", "stream": true, "messages": [{"role": "user", "content": "yo"}]}))
+            .await;
     let text: String = events
         .iter()
         .filter_map(|event| serde_json::from_str::<Value>(event).ok())
@@ -130,10 +138,17 @@ async fn anthropic_and_ollama_backends_answer_in_openai_format() {
         .collect();
     assert_eq!(text, "claude says: yo");
 
-    let (status, body, _) = post(&rampart, "/v1/chat/completions", json!({"model": "llama", "messages": [{"role": "user", "content": "hey"}]})).await;
+    let (status, body, _) = post(
+        &rampart,
+        "/v1/chat/completions",
+        json!({"model": "llama", "messages": [{"role": "user", "content": "hey"}]}),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["choices"][0]["message"]["content"], "llama says: hey");
-    let (_, events) = stream(&rampart, json!({"model": "llama", "stream": true, "messages": [{"role": "user", "content": "hey"}]})).await;
+    let (_, events) =
+        stream(&rampart, json!({"model": "llama", "stream": true, "messages": [{"role": "user", "content": "hey"}]}))
+            .await;
     assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
     let text: String = events
         .iter()
@@ -146,20 +161,23 @@ async fn anthropic_and_ollama_backends_answer_in_openai_format() {
 #[tokio::test]
 async fn embeddings_float_and_base64_in_input_order() {
     let (upstream, rampart) = setup().await;
-    let (status, body, _) = post(&rampart, "/v1/embeddings", json!({"model": "embedder", "input": ["a", "b"], "dimensions": 3})).await;
+    let (status, body, _) =
+        post(&rampart, "/v1/embeddings", json!({"model": "embedder", "input": ["a", "b"], "dimensions": 3})).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"][0]["embedding"], json!([0.0, 0.5, 1.0]));
     assert_eq!(body["data"][1]["embedding"], json!([5.0, 5.5, 6.0]));
     assert_eq!(body["usage"]["prompt_tokens"], 6);
     assert_eq!(upstream.last_body()["dimensions"], 3);
 
-    let (_, body, _) = post(&rampart, "/v1/embeddings", json!({"model": "embedder", "input": "a", "encoding_format": "base64"})).await;
+    let (_, body, _) =
+        post(&rampart, "/v1/embeddings", json!({"model": "embedder", "input": "a", "encoding_format": "base64"})).await;
     let encoded = body["data"][0]["embedding"].as_str().expect("base64 string");
     let bytes = base64::engine::general_purpose::STANDARD.decode(encoded).unwrap();
     let values: Vec<f32> = bytes.chunks(4).map(|chunk| f32::from_le_bytes(chunk.try_into().unwrap())).collect();
     assert_eq!(values, vec![0.0, 0.5, 1.0, 1.5]);
 
-    let (status, body, _) = post(&rampart, "/v1/embeddings", json!({"model": "llama-embed", "input": ["x", "y"]})).await;
+    let (status, body, _) =
+        post(&rampart, "/v1/embeddings", json!({"model": "llama-embed", "input": ["x", "y"]})).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"][1]["embedding"], json!([1.0, 1.0, 2.0]));
 
@@ -209,8 +227,11 @@ async fn upstream_failures_keep_status_and_message_and_hide_secrets() {
 #[tokio::test]
 async fn an_error_mid_stream_ends_with_an_error_event() {
     let (_upstream, rampart) = setup().await;
-    let (status, events) =
-        stream(&rampart, json!({"model": "broken-stream", "stream": true, "messages": [{"role": "user", "content": "a b c d"}]})).await;
+    let (status, events) = stream(
+        &rampart,
+        json!({"model": "broken-stream", "stream": true, "messages": [{"role": "user", "content": "a b c d"}]}),
+    )
+    .await;
     assert_eq!(status, 200);
     let last: Value = serde_json::from_str(events.last().unwrap()).unwrap();
     assert!(last["error"]["message"].as_str().unwrap().contains("model crashed"), "{last}");
@@ -250,12 +271,24 @@ async fn request_ids_metrics_and_the_request_log() {
         .await
         .unwrap();
     assert_eq!(response.headers()["x-request-id"], "trace-abc-123");
-    let _ = post(&rampart, "/v1/chat/completions", json!({"model": "fail", "messages": [{"role": "user", "content": "x"}]})).await;
+    let _ = post(
+        &rampart,
+        "/v1/chat/completions",
+        json!({"model": "fail", "messages": [{"role": "user", "content": "x"}]}),
+    )
+    .await;
 
     let metrics = reqwest::get(rampart.url("/metrics")).await.unwrap().text().await.unwrap();
-    assert!(metrics.contains(r#"rampart_http_requests_total{route="/v1/chat/completions",model="gpt-fake",status="200"} 1"#), "{metrics}");
+    assert!(
+        metrics
+            .contains(r#"rampart_http_requests_total{route="/v1/chat/completions",model="gpt-fake",status="200"} 1"#),
+        "{metrics}"
+    );
     assert!(metrics.contains(r#"rampart_model_tokens_total{model="gpt-fake",direction="output"} 7"#), "{metrics}");
-    assert!(metrics.contains(r#"rampart_upstream_errors_total{backend="fake-openai",kind="upstream_status"} 1"#), "{metrics}");
+    assert!(
+        metrics.contains(r#"rampart_upstream_errors_total{backend="fake-openai",kind="upstream_status"} 1"#),
+        "{metrics}"
+    );
     assert!(metrics.contains("rampart_http_request_duration_seconds_bucket"), "{metrics}");
     assert!(metrics.contains("rampart_http_requests_in_flight"), "{metrics}");
 
@@ -322,7 +355,9 @@ backend = "gone"
     assert_eq!(response.status(), 503);
     let body: Value = response.json().await.unwrap();
     assert_ne!(body["components"]["backend:gone"]["status"], "ok", "{body}");
-    let (status, body, _) = post(&rampart, "/v1/chat/completions", json!({"model": "m", "messages": [{"role": "user", "content": "x"}]})).await;
+    let (status, body, _) =
+        post(&rampart, "/v1/chat/completions", json!({"model": "m", "messages": [{"role": "user", "content": "x"}]}))
+            .await;
     assert_eq!(status, 502);
     assert_eq!(body["error"]["code"], "upstream_unreachable");
 }
@@ -358,7 +393,9 @@ async fn openapi_document_is_served_and_matches_the_checked_in_copy() {
         "docs/openapi.json is out of date: run `make openapi` and commit the result"
     );
     let document: Value = serde_json::from_str(&served).unwrap();
-    for path in ["/v1/chat/completions", "/v1/embeddings", "/v1/models", "/health", "/readyz", "/metrics", "/api/v1/requests"] {
+    for path in
+        ["/v1/chat/completions", "/v1/embeddings", "/v1/models", "/health", "/readyz", "/metrics", "/api/v1/requests"]
+    {
         assert!(document["paths"].get(path).is_some(), "{path} missing from the OpenAPI document");
     }
 }

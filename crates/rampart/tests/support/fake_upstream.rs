@@ -111,9 +111,7 @@ async fn openai_chat(State(state): State<Arc<Recorded>>, headers: HeaderMap, Jso
 }
 
 fn openai_stream(state: Arc<Recorded>, model: String, prompt: String, wants_tool: bool) -> Response {
-    let chunk = |delta: Value, finish: Value| {
-        json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1, "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
-    };
+    let chunk = |delta: Value, finish: Value| json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1, "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]});
     let mut events: Vec<Value> = vec![chunk(json!({"role": "assistant", "content": ""}), Value::Null)];
     if wants_tool {
         events.push(chunk(json!({"tool_calls": [{"index": 0, "id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": ""}}]}), Value::Null));
@@ -130,14 +128,16 @@ fn openai_stream(state: Arc<Recorded>, model: String, prompt: String, wants_tool
     let slow = model == "slow-stream";
     let mid_error = model == "error-mid-stream";
     let stream = async_stream(events, slow, mid_error, state);
-    Response::builder()
-        .header("content-type", "text/event-stream")
-        .body(Body::from_stream(stream))
-        .expect("response")
+    Response::builder().header("content-type", "text/event-stream").body(Body::from_stream(stream)).expect("response")
 }
 
 /// Sends each event as its own chunk; `slow` waits 200 ms between events.
-fn async_stream(events: Vec<Value>, slow: bool, mid_error: bool, state: Arc<Recorded>) -> impl futures_util::Stream<Item = Result<Bytes, Infallible>> {
+fn async_stream(
+    events: Vec<Value>,
+    slow: bool,
+    mid_error: bool,
+    state: Arc<Recorded>,
+) -> impl futures_util::Stream<Item = Result<Bytes, Infallible>> {
     struct Guard {
         state: Arc<Recorded>,
         done: bool,
@@ -174,7 +174,11 @@ fn async_stream(events: Vec<Value>, slow: bool, mid_error: bool, state: Arc<Reco
     })
 }
 
-async fn openai_embeddings(State(state): State<Arc<Recorded>>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+async fn openai_embeddings(
+    State(state): State<Arc<Recorded>>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
     record(&state, &headers, &body);
     let inputs: Vec<Value> = match &body["input"] {
         Value::Array(items) => items.clone(),
@@ -190,27 +194,55 @@ async fn openai_embeddings(State(state): State<Arc<Recorded>>, headers: HeaderMa
     Json(json!({"object": "list", "data": data, "model": body["model"], "usage": {"prompt_tokens": 3 * inputs.len(), "total_tokens": 3 * inputs.len()}})).into_response()
 }
 
-async fn anthropic_messages(State(state): State<Arc<Recorded>>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+async fn anthropic_messages(
+    State(state): State<Arc<Recorded>>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
     record(&state, &headers, &body);
-    let prompt = body["messages"].as_array().and_then(|messages| messages.last()).map(|message| match &message["content"] {
-        Value::String(text) => text.clone(),
-        Value::Array(blocks) => blocks.iter().filter_map(|block| block["text"].as_str()).collect::<Vec<_>>().join(""),
-        _ => String::new(),
-    }).unwrap_or_default();
+    let prompt = body["messages"]
+        .as_array()
+        .and_then(|messages| messages.last())
+        .map(|message| match &message["content"] {
+            Value::String(text) => text.clone(),
+            Value::Array(blocks) => {
+                blocks.iter().filter_map(|block| block["text"].as_str()).collect::<Vec<_>>().join("")
+            }
+            _ => String::new(),
+        })
+        .unwrap_or_default();
     let text = format!("claude says: {prompt}");
     if body["stream"] == true {
         let events = vec![
-            ("message_start", json!({"type": "message_start", "message": {"id": "msg_1", "type": "message", "role": "assistant", "content": [], "model": body["model"], "stop_reason": null, "usage": {"input_tokens": 12, "output_tokens": 1}}})),
-            ("content_block_start", json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})),
+            (
+                "message_start",
+                json!({"type": "message_start", "message": {"id": "msg_1", "type": "message", "role": "assistant", "content": [], "model": body["model"], "stop_reason": null, "usage": {"input_tokens": 12, "output_tokens": 1}}}),
+            ),
+            (
+                "content_block_start",
+                json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+            ),
             ("ping", json!({"type": "ping"})),
-            ("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "claude says: "}})),
-            ("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": prompt}})),
+            (
+                "content_block_delta",
+                json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "claude says: "}}),
+            ),
+            (
+                "content_block_delta",
+                json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": prompt}}),
+            ),
             ("content_block_stop", json!({"type": "content_block_stop", "index": 0})),
-            ("message_delta", json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": {"output_tokens": 6}})),
+            (
+                "message_delta",
+                json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": {"output_tokens": 6}}),
+            ),
             ("message_stop", json!({"type": "message_stop"})),
         ];
         let body: String = events.into_iter().map(|(name, data)| format!("event: {name}\ndata: {data}\n\n")).collect();
-        return Response::builder().header("content-type", "text/event-stream").body(Body::from(body)).expect("response");
+        return Response::builder()
+            .header("content-type", "text/event-stream")
+            .body(Body::from(body))
+            .expect("response");
     }
     Json(json!({
         "id": "msg_1", "type": "message", "role": "assistant", "model": body["model"],
@@ -222,7 +254,12 @@ async fn anthropic_messages(State(state): State<Arc<Recorded>>, headers: HeaderM
 
 async fn ollama_chat(State(state): State<Arc<Recorded>>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
     record(&state, &headers, &body);
-    let prompt = body["messages"].as_array().and_then(|messages| messages.last()).and_then(|message| message["content"].as_str()).unwrap_or_default().to_owned();
+    let prompt = body["messages"]
+        .as_array()
+        .and_then(|messages| messages.last())
+        .and_then(|message| message["content"].as_str())
+        .unwrap_or_default()
+        .to_owned();
     let model = body["model"].clone();
     if body["stream"] != false {
         let lines = [
@@ -231,7 +268,10 @@ async fn ollama_chat(State(state): State<Arc<Recorded>>, headers: HeaderMap, Jso
             json!({"model": model, "created_at": "2026-01-01T00:00:00Z", "message": {"role": "assistant", "content": ""}, "done": true, "done_reason": "stop", "prompt_eval_count": 8, "eval_count": 4}),
         ];
         let body: String = lines.iter().map(|line| format!("{line}\n")).collect();
-        return Response::builder().header("content-type", "application/x-ndjson").body(Body::from(body)).expect("response");
+        return Response::builder()
+            .header("content-type", "application/x-ndjson")
+            .body(Body::from(body))
+            .expect("response");
     }
     Json(json!({"model": model, "created_at": "2026-01-01T00:00:00Z", "message": {"role": "assistant", "content": format!("llama says: {prompt}")}, "done": true, "done_reason": "stop", "prompt_eval_count": 8, "eval_count": 4})).into_response()
 }

@@ -1,0 +1,55 @@
+# Rampart: `make run` sets up and serves; `make test` runs every test. See README.md.
+SHELL := /bin/bash
+CARGO ?= cargo
+CONFIG ?=
+RELEASE_BIN := target/release/rampart
+DEBUG_BIN := target/debug/rampart
+
+.PHONY: run build release test test-rust test-python lint fmt openapi services bench setup help
+
+help:
+	@echo "make run      build in release and serve (CONFIG=path/to/rampart.toml optional)"
+	@echo "make test     lint, Rust tests (incl. PostgreSQL), OpenAI SDK tests"
+	@echo "make bench    gateway benchmark against TensorZero and LiteLLM (see BENCHMARKS.md)"
+	@echo "make openapi  regenerate docs/openapi.json"
+
+setup:
+	@scripts/setup.sh
+
+run: setup release
+	@$(RELEASE_BIN) serve $(if $(CONFIG),--config $(CONFIG),)
+
+release:
+	$(CARGO) build --release -p rampart
+
+build:
+	$(CARGO) build -p rampart
+
+test: setup services lint test-rust test-python
+	@echo "make test: all suites passed"
+
+services:
+	@scripts/check-services.sh
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+test-rust:
+	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
+		$(CARGO) nextest run --workspace --locked --no-fail-fast; \
+	else \
+		$(CARGO) test --workspace --locked --no-fail-fast; \
+	fi
+
+test-python: build
+	@scripts/python-tests.sh
+
+fmt:
+	$(CARGO) fmt --all
+
+openapi: build
+	$(DEBUG_BIN) openapi > docs/openapi.json
+
+bench:
+	@bench/run.sh

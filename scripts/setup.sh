@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what a fresh machine needs to build and test Rampart: a C toolchain for
+# sqlite (bundled), ring and friends, Python's venv for the SDK tests. Idempotent and quiet.
+set -euo pipefail
+need=()
+command -v cc >/dev/null || need+=(build-essential)
+command -v pkg-config >/dev/null || need+=(pkg-config)
+python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
+command -v curl >/dev/null || need+=(curl)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup: installing ${need[*]} (Debian packages)"
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+if ! command -v cargo >/dev/null; then
+  echo "setup: cargo is missing: install the Rust toolchain (1.95 or newer) first" >&2
+  exit 1
+fi
