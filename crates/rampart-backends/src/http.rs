@@ -27,6 +27,8 @@ pub(crate) struct Upstream {
     pub timeout: Duration,
     /// Values that must never appear in an error message (API key, header values).
     secrets: Vec<String>,
+    /// Parsed endpoint URLs: parsing (with IDNA) on every request showed in profiles.
+    endpoints: std::sync::Arc<std::sync::RwLock<std::collections::HashMap<String, reqwest::Url>>>,
 }
 
 impl Upstream {
@@ -69,11 +71,25 @@ impl Upstream {
             client,
             timeout,
             secrets,
+            endpoints: Default::default(),
         })
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base_url, path)
+    }
+
+    /// The parsed URL of `path`, cached after the first use.
+    fn endpoint(&self, path: &str) -> Result<reqwest::Url, BackendError> {
+        if let Some(url) = self.endpoints.read().ok().and_then(|cache| cache.get(path).cloned()) {
+            return Ok(url);
+        }
+        let url = reqwest::Url::parse(&self.url(path))
+            .map_err(|error| BackendError::Unreachable { backend: self.name.clone(), detail: format!("invalid URL: {error}") })?;
+        if let Ok(mut cache) = self.endpoints.write() {
+            cache.insert(path.to_owned(), url.clone());
+        }
+        Ok(url)
     }
 
     /// Sends a JSON POST. `streaming` requests have no total deadline (only the per-read one).
@@ -83,7 +99,7 @@ impl Upstream {
         body: &Value,
         streaming: bool,
     ) -> Result<reqwest::Response, BackendError> {
-        let mut request = self.client.post(self.url(path)).json(body);
+        let mut request = self.client.post(self.endpoint(path)?).json(body);
         if !streaming {
             request = request.timeout(self.timeout);
         }
@@ -94,7 +110,7 @@ impl Upstream {
     pub async fn get(&self, path: &str) -> Result<reqwest::Response, BackendError> {
         let response = self
             .client
-            .get(self.url(path))
+            .get(self.endpoint(path)?)
             .timeout(self.timeout.min(Duration::from_secs(10)))
             .send()
             .await

@@ -40,7 +40,7 @@ pub use state::{AppState, Limits};
 
 /// All routes, wrapped in the request-id / panic / metrics layer.
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/v1/chat/completions", post(chat::chat_completions))
         .route("/v1/embeddings", post(embeddings::embeddings))
         .route("/v1/models", get(models::list_models))
@@ -52,9 +52,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/openapi.json", get(openapi_document))
         .route("/api/v1/requests", get(requests_api::list_requests))
         .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::observe))
-        .with_state(state)
+        .method_not_allowed_fallback(method_not_allowed);
+    observed(routes, state)
+}
+
+/// Wraps routes in the layer every request passes: request id, panic isolation, metrics.
+pub fn observed(routes: Router<Arc<AppState>>, state: Arc<AppState>) -> Router {
+    routes.layer(axum::middleware::from_fn_with_state(state.clone(), middleware::observe)).with_state(state)
 }
 
 async fn metrics_text(axum::extract::State(state): axum::extract::State<Arc<AppState>>) -> Response {

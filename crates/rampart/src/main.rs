@@ -11,6 +11,10 @@ mod serve;
 
 use std::process::ExitCode;
 
+/// mimalloc: glibc malloc was ~13% of the gateway's CPU under load (see BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::Parser;
 
 use crate::cli::{Cli, Command, ConfigCommand, ModelsCommand};

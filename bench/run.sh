@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Gateway benchmark: Rampart side by side with TensorZero and LiteLLM against the same mock
+# upstream (nginx), via ../shared/bench/peers.sh. Results: BENCHMARKS.md.
+#
+# Knobs are peers.sh's (PEERS_REPS, PEERS_DUR, PEERS_CONNS, PEERS_TARGETS, ...).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+peers=${PEERS_SCRIPT:-$root/../shared/bench/peers.sh}
+[ -x "$peers" ] || [ -f "$peers" ] || { echo "error: $peers not found (it ships in shared/bench)" >&2; exit 1; }
+
+cargo build --release -p rampart --manifest-path "$root/Cargo.toml"
+work=$(mktemp -d /tmp/rampart-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+cat >"$work/rampart.toml" <<TOML
+[server]
+listen = "127.0.0.1:${RAMPART_PORT:-8088}"
+[storage]
+data_dir = "$work/data"
+[logging]
+level = "warn"
+[[backends]]
+name = "mock"
+kind = "openai"
+base_url = "http://127.0.0.1:18000/v1"
+[[backends]]
+name = "mock-sse"
+kind = "openai"
+base_url = "http://127.0.0.1:18000/sse/v1"
+[[models]]
+name = "mock"
+backend = "mock"
+upstream_model = "gpt-4o-mini"
+price_per_mtok = { input = 0.15, output = 0.6 }
+[[models]]
+name = "mock-stream"
+backend = "mock-sse"
+upstream_model = "gpt-4o-mini"
+price_per_mtok = { input = 0.15, output = 0.6 }
+TOML
+export RAMPART_CMD="exec $root/target/release/rampart serve --config $work/rampart.toml"
+export PEERS_TARGETS=${PEERS_TARGETS:-"direct tensorzero litellm2 rampart"}
+export PEERS_CONNS=${PEERS_CONNS:-"16 64"}
+bash "$peers"
