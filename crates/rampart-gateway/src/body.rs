@@ -33,7 +33,10 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(ApiError::UnsupportedMediaType {
-            message: format!("Content-Type '{mime}' is not supported: send the body as application/json"),
+            message: format!(
+                "Content-Type '{mime}' is not supported: send the body as application/json \
+                 (with curl: -H 'content-type: application/json')"
+            ),
         })
     }
 }
