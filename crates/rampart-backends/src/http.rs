@@ -84,8 +84,10 @@ impl Upstream {
         if let Some(url) = self.endpoints.read().ok().and_then(|cache| cache.get(path).cloned()) {
             return Ok(url);
         }
-        let url = reqwest::Url::parse(&self.url(path))
-            .map_err(|error| BackendError::Unreachable { backend: self.name.clone(), detail: format!("invalid URL: {error}") })?;
+        let url = reqwest::Url::parse(&self.url(path)).map_err(|error| BackendError::Unreachable {
+            backend: self.name.clone(),
+            detail: format!("invalid URL: {error}"),
+        })?;
         if let Ok(mut cache) = self.endpoints.write() {
             cache.insert(path.to_owned(), url.clone());
         }

@@ -34,8 +34,7 @@ async fn boom() -> &'static str {
 #[tokio::test]
 async fn a_panicking_handler_answers_500_with_the_request_id_and_the_next_request_is_served() {
     let state = state().await;
-    let routes: Router<Arc<AppState>> =
-        Router::new().route("/boom", get(boom)).route("/fine", get(|| async { "ok" }));
+    let routes: Router<Arc<AppState>> = Router::new().route("/boom", get(boom)).route("/fine", get(|| async { "ok" }));
     let app = observed(routes, state.clone());
 
     let request = Request::get("/boom").header("x-request-id", "req-42").body(Body::empty()).unwrap();

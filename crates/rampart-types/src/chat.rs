@@ -409,7 +409,40 @@ pub struct AssistantMessage {
     pub reasoning_content: Option<String>,
 }
 
+impl ChatCompletionResponse {
+    /// A completion with one choice, as the translating adapters build it.
+    pub fn single_choice(
+        id: String,
+        created: i64,
+        model: String,
+        message: AssistantMessage,
+        finish_reason: Option<FinishReason>,
+        usage: Usage,
+    ) -> Self {
+        ChatCompletionResponse {
+            id,
+            object: "chat.completion".to_owned(),
+            created,
+            model,
+            choices: vec![Choice { index: 0, message, finish_reason, logprobs: None }],
+            usage: Some(usage),
+            system_fingerprint: None,
+        }
+    }
+}
+
 impl AssistantMessage {
+    /// An assistant turn; an empty tool-call list or reasoning text is left out.
+    pub fn turn(content: Option<String>, tool_calls: Vec<ToolCall>, reasoning: Option<String>) -> Self {
+        AssistantMessage {
+            role: Role::Assistant,
+            content,
+            tool_calls: (!tool_calls.is_empty()).then_some(tool_calls),
+            refusal: None,
+            reasoning_content: reasoning.filter(|reasoning| !reasoning.is_empty()),
+        }
+    }
+
     pub fn text(content: impl Into<String>) -> Self {
         AssistantMessage {
             role: Role::Assistant,

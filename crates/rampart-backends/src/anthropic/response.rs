@@ -1,8 +1,6 @@
 //! Anthropic Messages response → OpenAI chat completion.
 
-use rampart_types::{
-    AssistantMessage, ChatCompletionResponse, Choice, FinishReason, FunctionCall, Role, ToolCall, ToolKind, Usage,
-};
+use rampart_types::{AssistantMessage, ChatCompletionResponse, FinishReason, FunctionCall, ToolCall, ToolKind, Usage};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -132,24 +130,12 @@ pub(crate) fn translate_response(
     } else {
         Some(text)
     };
-    ChatCompletionResponse {
-        id: message.id,
-        object: "chat.completion".to_owned(),
+    ChatCompletionResponse::single_choice(
+        message.id,
         created,
-        model: message.model,
-        choices: vec![Choice {
-            index: 0,
-            message: AssistantMessage {
-                role: Role::Assistant,
-                content,
-                tool_calls: (!tool_calls.is_empty()).then_some(tool_calls),
-                refusal: None,
-                reasoning_content: (!reasoning.is_empty()).then_some(reasoning),
-            },
-            finish_reason: finish,
-            logprobs: None,
-        }],
-        usage: Some(message.usage.to_openai()),
-        system_fingerprint: None,
-    }
+        message.model,
+        AssistantMessage::turn(content, tool_calls, Some(reasoning)),
+        finish,
+        message.usage.to_openai(),
+    )
 }

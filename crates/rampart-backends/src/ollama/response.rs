@@ -4,7 +4,7 @@
 
 use rampart_core::{BackendError, unix_now_secs};
 use rampart_types::{
-    AssistantMessage, ChatCompletionChunk, ChatCompletionResponse, Choice, Delta, FinishReason, FunctionCall,
+    AssistantMessage, ChatCompletionChunk, ChatCompletionResponse, Delta, FinishReason, FunctionCall,
     FunctionCallDelta, Role, ToolCall, ToolCallDelta, ToolKind, Usage,
 };
 use serde::Deserialize;
@@ -104,26 +104,14 @@ pub(crate) fn chat_response(
     // OpenAI clients branch on `content: null` to find a pure tool-call turn.
     let content = if content.is_empty() && !tool_calls.is_empty() { None } else { Some(content) };
     let finish_reason = finish_reason(!tool_calls.is_empty(), wire.done_reason.as_deref());
-    Ok(ChatCompletionResponse {
-        id: completion_id(),
-        object: "chat.completion".to_owned(),
-        created: unix_now_secs(),
+    Ok(ChatCompletionResponse::single_choice(
+        completion_id(),
+        unix_now_secs(),
         model,
-        choices: vec![Choice {
-            index: 0,
-            message: AssistantMessage {
-                role: Role::Assistant,
-                content,
-                tool_calls: (!tool_calls.is_empty()).then_some(tool_calls),
-                refusal: None,
-                reasoning_content: message.thinking.filter(|thinking| !thinking.is_empty()),
-            },
-            finish_reason: Some(finish_reason),
-            logprobs: None,
-        }],
-        usage: Some(usage),
-        system_fingerprint: None,
-    })
+        AssistantMessage::turn(content, tool_calls, message.thinking),
+        Some(finish_reason),
+        usage,
+    ))
 }
 
 /// Turns the lines of one streamed answer into OpenAI chunks, in order.
