@@ -222,7 +222,7 @@ def test_chat_completion_via_alias(client: openai.OpenAI, gateway: Gateway, alia
     assert completion.model == CHAT_MODEL
     forwarded = gateway.upstream.last_body("/v1/chat/completions")
     assert forwarded["model"] == CHAT_UPSTREAM
-    assert forwarded["temperature"] == pytest.approx(0.2)
+    assert forwarded["temperature"] == 0.2, "sampling values reach the upstream exactly as sent"
 
 
 def test_stream_with_usage(client: openai.OpenAI, gateway: Gateway) -> None:
@@ -567,3 +567,14 @@ def test_async_client(gateway: Gateway) -> None:
     content, streamed = asyncio.run(run())
     assert content == "echo: async"
     assert streamed == "echo: async stream"
+
+
+def test_the_readme_quick_start_runs_as_written(gateway: Gateway, capsys: pytest.CaptureFixture[str]) -> None:
+    readme = (REPO_ROOT / "README.md").read_text()
+    block = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    assert 'base_url="http://127.0.0.1:8080/v1"' in block
+    code = block.replace("http://127.0.0.1:8080/v1", f"http://{gateway.addr}/v1")
+    exec(compile(code, "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert fake_upstream.reply_text("Say hello") in out
+    assert f"[{fake_upstream.STREAM_PROMPT_TOKENS} in," in out

@@ -72,7 +72,7 @@ pub struct ChatArgs {
     #[arg(long)]
     pub max_tokens: Option<u32>,
     #[arg(long)]
-    pub temperature: Option<f32>,
+    pub temperature: Option<f64>,
     /// Wait for the whole answer instead of streaming it.
     #[arg(long)]
     pub no_stream: bool,

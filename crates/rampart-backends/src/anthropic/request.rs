@@ -232,8 +232,8 @@ pub(crate) fn translate_request(
         max_tokens: request.output_token_limit().unwrap_or(default_max_tokens),
         stop_sequences: request.stop.as_ref().map(|stop| stop.to_vec()).filter(|stops| !stops.is_empty()),
         // OpenAI allows 0..=2, Anthropic 0..=1: clamping keeps "as random as allowed" requests working.
-        temperature: request.temperature.map(|temperature| decimal_f64(temperature.clamp(0.0, 1.0))),
-        top_p: request.top_p.map(decimal_f64),
+        temperature: request.temperature.map(|temperature| temperature.clamp(0.0, 1.0)),
+        top_p: request.top_p,
         top_k: request.extra.get("top_k").cloned(),
         thinking: request.extra.get("thinking").cloned(),
         tools,
@@ -362,10 +362,4 @@ fn tool_definition(tool: &Tool) -> ToolDefinition {
         // Anthropic requires a schema; a function without parameters takes an empty object.
         input_schema: tool.function.parameters.clone().unwrap_or_else(|| json!({"type": "object", "properties": {}})),
     }
-}
-
-/// `0.7f32` widened to f64 is 0.699999988…; going through its shortest decimal form keeps
-/// the value the client wrote.
-fn decimal_f64(value: f32) -> f64 {
-    value.to_string().parse().unwrap_or(f64::from(value))
 }

@@ -213,7 +213,7 @@ fn options(request: &ChatCompletionRequest) -> Map<String, Value> {
         ("frequency_penalty", request.frequency_penalty),
     ];
     for (key, value) in floats {
-        if let Some(number) = value.and_then(f32_number) {
+        if let Some(number) = value.and_then(Number::from_f64) {
             options.insert(key.into(), Value::Number(number));
         }
     }
@@ -230,12 +230,6 @@ fn options(request: &ChatCompletionRequest) -> Map<String, Value> {
         }
     }
     options
-}
-
-/// An `f32` as the decimal the client wrote (`0.7`, not `0.699999988079071`): widening to
-/// `f64` directly would put float noise on the wire.
-fn f32_number(value: f32) -> Option<Number> {
-    value.to_string().parse::<f64>().ok().and_then(Number::from_f64)
 }
 
 fn unsupported(backend: &str, what: &str, param: impl Into<String>) -> BackendError {
