@@ -95,10 +95,10 @@ impl Upstream {
     }
 
     /// Sends a JSON POST. `streaming` requests have no total deadline (only the per-read one).
-    pub async fn post_json(
+    pub async fn post_json<T: serde::Serialize + ?Sized>(
         &self,
         path: &str,
-        body: &Value,
+        body: &T,
         streaming: bool,
     ) -> Result<reqwest::Response, BackendError> {
         let mut request = self.client.post(self.endpoint(path)?).json(body);

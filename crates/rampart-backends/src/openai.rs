@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use futures_util::StreamExt;
 use rampart_config::BackendConfig;
 use rampart_core::{Backend, BackendError, BackendKind, ChunkStream, EmbedCall, EmbedInputs, Embeddings};
-use rampart_types::{ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse};
+use rampart_types::{ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse, StreamOptions};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -58,19 +58,14 @@ impl Backend for OpenAiBackend {
     }
 
     async fn chat(&self, request: &ChatCompletionRequest) -> Result<ChatCompletionResponse, BackendError> {
-        let mut body = request.to_json();
-        body["stream"] = Value::Bool(false);
-        if let Value::Object(object) = &mut body {
-            object.remove("stream_options");
-        }
+        let body = request.to_wire(false, None);
         let response = self.upstream.post_json("/chat/completions", &body, false).await?;
         self.upstream.read_json(response).await
     }
 
     async fn chat_stream(&self, request: &ChatCompletionRequest) -> Result<ChunkStream, BackendError> {
-        let mut body = request.to_json();
-        body["stream"] = Value::Bool(true);
-        body["stream_options"] = json!({"include_usage": true});
+        // Usage is always asked for, so the gateway can count a stream's tokens.
+        let body = request.to_wire(true, Some(StreamOptions { include_usage: Some(true) }));
         let response = self.upstream.post_json("/chat/completions", &body, true).await?;
         let upstream = self.upstream.clone();
         let chunks = sse_events(self.upstream.clone(), response)

@@ -70,7 +70,7 @@ async fn handle(
     if !value.is_object() {
         return Err(ApiError::invalid("the request body must be a JSON object", None));
     }
-    let request: EmbeddingRequest = from_json_object(&value).map_err(field_error)?;
+    let request: EmbeddingRequest = from_json_object(value).map_err(field_error)?;
     record.requested_model = request.model.clone();
     let inputs = validate_inputs(&request.input)?;
     if request.dimensions == Some(0) {

@@ -79,8 +79,9 @@ pub struct FieldError {
     pub message: String,
 }
 
-/// Deserialises a JSON object into `T`, reporting the path of the first bad field.
-pub fn from_json_object<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, FieldError> {
+/// Deserialises a JSON object into `T`, reporting the path of the first bad field. Takes the
+/// value by ownership so strings move into `T` instead of being copied.
+pub fn from_json_object<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, FieldError> {
     serde_path_to_error::deserialize(value).map_err(|error| {
         let path = error.path().to_string();
         let param = (path != "." && !path.is_empty()).then_some(path);
@@ -101,28 +102,33 @@ impl ChatCompletionRequest {
         };
         // Nulls mean "not set" for every optional OpenAI parameter.
         object.retain(|_, value| !value.is_null());
-        let extra: Map<String, Value> = object
-            .iter()
-            .filter(|(key, _)| !KNOWN_CHAT_FIELDS.contains(&key.as_str()))
-            .map(|(key, value)| (key.clone(), value.clone()))
-            .collect();
-        for key in extra.keys() {
-            object.remove(key);
+        let unknown: Vec<String> =
+            object.keys().filter(|key| !KNOWN_CHAT_FIELDS.contains(&key.as_str())).cloned().collect();
+        let mut extra = Map::new();
+        for key in unknown {
+            if let Some(value) = object.remove(&key) {
+                extra.insert(key, value);
+            }
         }
-        let mut request: ChatCompletionRequest = from_json_object(&Value::Object(object))?;
+        let mut request: ChatCompletionRequest = from_json_object(Value::Object(object))?;
         request.extra = extra;
         Ok(request)
     }
 
-    /// The request as JSON, `extra` fields included.
-    pub fn to_json(&self) -> Value {
-        let mut value = serde_json::to_value(self).unwrap_or(Value::Null);
-        if let Value::Object(object) = &mut value {
-            for (key, extra) in &self.extra {
-                object.entry(key.clone()).or_insert_with(|| extra.clone());
-            }
-        }
-        value
+    /// The request for an OpenAI-compatible upstream, `extra` fields included, serialisable
+    /// straight to bytes. `stream` and `stream_options` are set as given; the request is
+    /// copied only when they differ from what the client sent.
+    pub fn to_wire(&self, stream: bool, stream_options: Option<StreamOptions>) -> WireRequest<'_> {
+        let client_stream = self.stream.unwrap_or(false);
+        let request = if client_stream == stream && self.stream_options == stream_options {
+            std::borrow::Cow::Borrowed(self)
+        } else {
+            let mut copy = self.clone();
+            copy.stream = Some(stream);
+            copy.stream_options = stream_options;
+            std::borrow::Cow::Owned(copy)
+        };
+        WireRequest { request }
     }
 
     pub fn is_stream(&self) -> bool {
@@ -136,6 +142,24 @@ impl ChatCompletionRequest {
 
     pub fn include_usage_in_stream(&self) -> bool {
         self.stream_options.as_ref().and_then(|options| options.include_usage).unwrap_or(false)
+    }
+}
+
+/// A request as sent upstream: the typed fields, then `extra`.
+pub struct WireRequest<'a> {
+    request: std::borrow::Cow<'a, ChatCompletionRequest>,
+}
+
+impl Serialize for WireRequest<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Flat<'b> {
+            #[serde(flatten)]
+            request: &'b ChatCompletionRequest,
+            #[serde(flatten)]
+            extra: &'b Map<String, Value>,
+        }
+        Flat { request: &self.request, extra: &self.request.extra }.serialize(serializer)
     }
 }
 
@@ -553,7 +577,12 @@ mod tests {
         .unwrap();
         assert_eq!(request.extra.get("top_k"), Some(&json!(5)));
         assert_eq!(request.stop, None);
-        assert_eq!(request.to_json()["top_k"], json!(5));
+        let wire: Value =
+            serde_json::to_value(request.to_wire(true, Some(StreamOptions { include_usage: Some(true) }))).unwrap();
+        assert_eq!(wire["top_k"], json!(5));
+        assert_eq!(wire["stream"], json!(true));
+        assert_eq!(wire["stream_options"], json!({"include_usage": true}));
+        assert_eq!(wire["model"], json!("m"));
     }
 
     #[test]
