@@ -14,6 +14,8 @@ const ERROR_BODY_LIMIT: usize = 64 * 1024;
 pub enum BackendBuildError {
     #[error("backend '{backend}': header '{header}' is not a valid HTTP header")]
     InvalidHeader { backend: String, header: String },
+    #[error("backend '{backend}' is an embedded model, not an HTTP server: the inference crate builds it")]
+    NotHttp { backend: String },
     #[error("backend '{backend}': cannot build the HTTP client: {detail}")]
     Client { backend: String, detail: String },
 }

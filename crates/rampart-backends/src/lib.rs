@@ -29,5 +29,8 @@ pub fn build_backend(config: &BackendConfig) -> Result<Arc<dyn Backend>, Backend
         BackendKindConfig::Openai => Arc::new(OpenAiBackend::new(config)?),
         BackendKindConfig::Anthropic => Arc::new(AnthropicBackend::new(config)?),
         BackendKindConfig::Ollama => Arc::new(OllamaBackend::new(config)?),
+        BackendKindConfig::Embedded => {
+            return Err(BackendBuildError::NotHttp { backend: config.name.clone() });
+        }
     })
 }

@@ -285,6 +285,7 @@ async fn an_unreachable_server_is_reported_as_such() {
         name: "gone".into(),
         kind: rampart_config::BackendKindConfig::Ollama,
         base_url: format!("http://{address}"),
+        path: None,
         api_key: None,
         timeout_secs: 5,
         connect_timeout_secs: 2,

@@ -97,7 +97,12 @@ pub struct BackendConfig {
     pub kind: BackendKindConfig,
     /// For `openai`, the URL that ends before `/chat/completions` (usually `.../v1`);
     /// for `anthropic`, `https://api.anthropic.com` (or `.../v1`); for `ollama`, the server root.
+    /// Not used by `embedded`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub base_url: String,
+    /// For `embedded`: the model on disk (a sentence-transformers directory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key: Option<String>,
     /// Per-attempt upstream timeout (a stream's time to first byte and between chunks).
@@ -131,6 +136,8 @@ pub enum BackendKindConfig {
     Openai,
     Anthropic,
     Ollama,
+    /// A model run inside the binary, loaded from `path`.
+    Embedded,
 }
 
 /// A model clients can ask for, served by one backend.

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use crate::error::ConfigError;
 use crate::locate::{KeyPath, line_of};
-use crate::model::Config;
+use crate::model::{BackendKindConfig, Config};
 
 pub(crate) fn validate(config: &Config, text: &str, file: &str) -> Result<(), ConfigError> {
     let invalid = |path: KeyPath, message: String| ConfigError::Invalid {
@@ -52,7 +52,14 @@ pub(crate) fn validate(config: &Config, text: &str, file: &str) -> Result<(), Co
         if !backend_names.insert(backend.name.as_str()) {
             return Err(invalid(path.key("name"), format!("'{}' is used by another backend", backend.name)));
         }
-        if !(backend.base_url.starts_with("http://") || backend.base_url.starts_with("https://")) {
+        if backend.kind == BackendKindConfig::Embedded {
+            if backend.path.is_none() {
+                return Err(invalid(
+                    path.key("path"),
+                    "is missing: an embedded backend needs the model's path (see `rampart models pull`)".to_owned(),
+                ));
+            }
+        } else if !(backend.base_url.starts_with("http://") || backend.base_url.starts_with("https://")) {
             return Err(invalid(
                 path.key("base_url"),
                 format!("is '{}': it must start with http:// or https://", backend.base_url),

@@ -17,6 +17,8 @@ pub enum BackendKind {
     Anthropic,
     /// Ollama's native `/api/chat` and `/api/embed`.
     Ollama,
+    /// A model run inside the binary.
+    Embedded,
 }
 
 impl BackendKind {
@@ -25,6 +27,7 @@ impl BackendKind {
             BackendKind::OpenAi => "openai",
             BackendKind::Anthropic => "anthropic",
             BackendKind::Ollama => "ollama",
+            BackendKind::Embedded => "embedded",
         }
     }
 }

@@ -25,7 +25,7 @@ pub async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result<(), Cl
     let store = open_store(&config).await?;
     let mut backends = Vec::with_capacity(config.backends.len());
     for backend in &config.backends {
-        backends.push(rampart_backends::build_backend(backend).map_err(|error| CliError::failed(error.to_string()))?);
+        backends.push(build_backend(backend).await?);
     }
     let catalog = ModelCatalog::new(&config, backends.clone()).map_err(|error| CliError::failed(error.to_string()))?;
     if catalog.models().is_empty() {
@@ -90,6 +90,22 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn rampart_core::Store>,
     rampart_store::open_store(&url)
         .await
         .map_err(|error| CliError::failed(format!("{error}\nhint: check [storage].url")))
+}
+
+/// An HTTP adapter, or an in-process model loaded off the async workers.
+async fn build_backend(config: &rampart_config::BackendConfig) -> Result<Arc<dyn rampart_core::Backend>, CliError> {
+    if config.kind != rampart_config::BackendKindConfig::Embedded {
+        return rampart_backends::build_backend(config).map_err(|error| CliError::failed(error.to_string()));
+    }
+    let name = config.name.clone();
+    let path = config.path.clone().unwrap_or_default();
+    let started = Instant::now();
+    let loaded = tokio::task::spawn_blocking(move || rampart_inference::EmbeddedBackend::load(&name, &path))
+        .await
+        .map_err(|error| CliError::failed(format!("loading backend '{}' failed: {error}", config.name)))?
+        .map_err(|error| CliError::failed(format!("backend '{}': {error}", config.name)))?;
+    tracing::info!(backend = %config.name, elapsed_ms = started.elapsed().as_millis() as u64, "embedded model loaded");
+    Ok(Arc::new(loaded))
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

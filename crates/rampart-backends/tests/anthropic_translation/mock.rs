@@ -109,6 +109,7 @@ impl MockAnthropic {
             name: "claude".into(),
             kind: BackendKindConfig::Anthropic,
             base_url: format!("{}{base_suffix}", self.root_url),
+            path: None,
             api_key: Some(API_KEY.into()),
             timeout_secs: 10,
             connect_timeout_secs: 5,

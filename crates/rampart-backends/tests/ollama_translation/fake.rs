@@ -77,6 +77,7 @@ impl FakeOllama {
             name: "local-ollama".into(),
             kind: BackendKindConfig::Ollama,
             base_url: format!("{}/", self.base_url),
+            path: None,
             api_key: api_key.map(str::to_owned),
             timeout_secs: 10,
             connect_timeout_secs: 5,
