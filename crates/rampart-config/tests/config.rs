@@ -33,7 +33,10 @@ fn the_example_config_loads() {
     let text =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/rampart.example.toml")).unwrap();
     let config = load_from_str(&text, "rampart.example.toml", &[]).unwrap();
-    assert_eq!(config.backends.len(), 3);
+    assert_eq!(config.backends.len(), 4);
+    assert!(
+        config.backends.iter().any(|backend| backend.kind == BackendKindConfig::Embedded && backend.path.is_some())
+    );
     assert_eq!(config.backends[1].kind, BackendKindConfig::Anthropic);
     assert!(config.models.iter().any(|model| model.kind == ModelKind::Embedding));
     assert_eq!(config.models[0].aliases, vec!["default".to_owned()]);
