@@ -100,9 +100,19 @@ pub struct BackendConfig {
     /// Not used by `embedded`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub base_url: String,
-    /// For `embedded`: the model on disk (a sentence-transformers directory).
+    /// For `embedded`: the model on disk, a `.gguf` file (chat, llama.cpp) or a
+    /// sentence-transformers directory (embeddings).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<PathBuf>,
+    /// For `embedded` chat: CPU threads (default: all cores).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads: Option<usize>,
+    /// For `embedded` chat: tokens of context (default 4096, capped at the model's own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_window: Option<u32>,
+    /// For `embedded` chat: requests that may wait for the model; past it, 429 (default 16).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_queue: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key: Option<String>,
     /// Per-attempt upstream timeout (a stream's time to first byte and between chunks).

@@ -1,14 +1,22 @@
 //! In-process inference: models that run inside the `rampart` binary, with no model server.
 //!
-//! Today: sentence embeddings with BERT-family models (candle), pooled and normalised exactly
-//! as sentence-transformers does it for the model's own `modules.json`. GGUF chat (llama.cpp)
-//! is the next part of this crate and is not here yet: a GGUF path is refused with an error
-//! that says so. This crate never does network I/O.
+//! - Sentence embeddings with BERT-family models (candle), pooled and normalised exactly as
+//!   sentence-transformers does it for the model's own `modules.json`.
+//! - GGUF chat through llama.cpp (feature `llama`, on by default): one worker thread, a bounded
+//!   queue (429 when full), token streaming, stop sequences, cancellation when the caller goes.
+//!   Not yet: several sequences decoded in one batch, prompt-prefix KV reuse, JSON grammars,
+//!   tool calls.
+//!
+//! This crate never does network I/O.
 
 mod backend;
 mod bert;
+#[cfg(feature = "llama")]
+mod chat;
 mod error;
+#[cfg(feature = "llama")]
+mod llama;
 
-pub use backend::EmbeddedBackend;
+pub use backend::{EmbeddedBackend, EmbeddedSettings};
 pub use bert::BertEmbedder;
 pub use error::InferenceError;

