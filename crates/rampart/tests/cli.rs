@@ -72,10 +72,18 @@ fn serve_refuses_a_bad_listen_address_and_a_busy_port() {
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = busy.local_addr().unwrap().to_string();
     let dir = tempfile::tempdir().unwrap();
-    let (code, _, err) =
-        run_cli(&["serve", "--listen", &addr], &[("RAMPART_STORAGE__DATA_DIR", dir.path().to_str().unwrap())]);
+    let config = dir.path().join("rampart.toml");
+    std::fs::write(&config, "[[backends]]\nname = \"x\"\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\n")
+        .unwrap();
+    let data = [("RAMPART_STORAGE__DATA_DIR", dir.path().to_str().unwrap())];
+    let (code, _, err) = run_cli(&["serve", "--config", config.to_str().unwrap(), "--listen", &addr], &data);
     assert_eq!(code, 1);
     assert!(err.contains("cannot listen") && err.contains("another process"), "{err}");
+
+    // No config and no pulled models: the error names the command to run.
+    let (code, _, err) = run_cli(&["serve", "--listen", "127.0.0.1:0"], &data);
+    assert_eq!(code, 1);
+    assert!(err.contains("rampart models pull"), "{err}");
 }
 
 #[test]
