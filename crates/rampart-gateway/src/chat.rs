@@ -48,7 +48,7 @@ pub async fn chat_completions(
     match handle(&state, &headers, body, &mut record).await {
         Ok(Reply::Complete(response)) => {
             record.finish(200, None);
-            with_model_label(axum::Json(response).into_response(), &record)
+            record.label(axum::Json(response).into_response())
         }
         Ok(Reply::Stream(chunks)) => {
             let label = ModelLabel(record.model.as_ref().map(|model| model.name.clone()).unwrap_or_default());
@@ -58,7 +58,7 @@ pub async fn chat_completions(
         }
         Err(error) => {
             record.finish(error.status().as_u16(), Some(error.to_string()));
-            with_model_label(error.into_response(), &record)
+            record.label(error.into_response())
         }
     }
 }
@@ -138,13 +138,6 @@ fn validate(request: &ChatCompletionRequest) -> Result<(), ApiError> {
         }
     }
     Ok(())
-}
-
-fn with_model_label(mut response: Response, record: &CallRecord) -> Response {
-    if let Some(model) = &record.model {
-        response.extensions_mut().insert(ModelLabel(model.name.clone()));
-    }
-    response
 }
 
 /// Streams chunks to the client as they arrive: one SSE event per upstream chunk, no buffering.

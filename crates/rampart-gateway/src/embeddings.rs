@@ -17,7 +17,7 @@ use rampart_types::{
 };
 
 use crate::error::ApiError;
-use crate::middleware::{ModelLabel, RequestId};
+use crate::middleware::RequestId;
 use crate::record::CallRecord;
 use crate::resolve::{field_error, observe_upstream, resolve_model};
 use crate::state::AppState;
@@ -44,20 +44,16 @@ pub async fn embeddings(
     body: Body,
 ) -> Response {
     let mut record = CallRecord::new(state.clone(), request_id.0, "embeddings");
-    let result = handle(&state, &headers, body, &mut record).await;
-    let (status, mut response) = match result {
-        Ok(response) => (200, axum::Json(response).into_response()),
-        Err(error) => {
-            let status = error.status().as_u16();
-            record.finish(status, Some(error.to_string()));
-            (status, error.into_response())
+    match handle(&state, &headers, body, &mut record).await {
+        Ok(response) => {
+            record.finish(200, None);
+            record.label(axum::Json(response).into_response())
         }
-    };
-    record.finish(status, None);
-    if let Some(model) = &record.model {
-        response.extensions_mut().insert(ModelLabel(model.name.clone()));
+        Err(error) => {
+            record.finish(error.status().as_u16(), Some(error.to_string()));
+            record.label(error.into_response())
+        }
     }
-    response
 }
 
 async fn handle(

@@ -37,9 +37,7 @@ pub async fn get_model(
 ) -> Result<Json<ModelObject>, ApiError> {
     match state.catalog.resolve(&id) {
         Some(model) => Ok(Json(model_object(&state, model, &id))),
-        None => Err(crate::resolve::resolve_model(&state, &id, rampart_config::ModelKind::Chat)
-            .err()
-            .unwrap_or_else(|| ApiError::ModelNotFound { message: format!("The model '{id}' does not exist.") })),
+        None => Err(crate::resolve::model_not_found(&state, &id)),
     }
 }
 

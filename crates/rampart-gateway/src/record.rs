@@ -46,6 +46,14 @@ impl CallRecord {
         }
     }
 
+    /// Tags `response` with the configured model, for the request metrics' labels.
+    pub fn label(&self, mut response: axum::response::Response) -> axum::response::Response {
+        if let Some(model) = &self.model {
+            response.extensions_mut().insert(crate::middleware::ModelLabel(model.name.clone()));
+        }
+        response
+    }
+
     pub fn state_metrics(&self) -> &crate::metrics::Metrics {
         &self.state.metrics
     }

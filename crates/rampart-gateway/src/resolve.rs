@@ -19,20 +19,7 @@ pub fn field_error(error: FieldError) -> ApiError {
 /// Finds the model by name or alias; a miss suggests close names, a kind mismatch says why.
 pub fn resolve_model(state: &AppState, name: &str, wanted: ModelKind) -> Result<Arc<ResolvedModel>, ApiError> {
     let Some(model) = state.catalog.resolve(name) else {
-        let suggestions = state.catalog.suggestions(name);
-        let hint = if suggestions.is_empty() {
-            if state.catalog.models().is_empty() {
-                " No models are configured: add [[backends]] and [[models]] to the config.".to_owned()
-            } else {
-                " GET /v1/models lists the available models.".to_owned()
-            }
-        } else {
-            format!(
-                " Did you mean {}?",
-                suggestions.iter().map(|name| format!("'{name}'")).collect::<Vec<_>>().join(" or ")
-            )
-        };
-        return Err(ApiError::ModelNotFound { message: format!("The model '{name}' does not exist.{hint}") });
+        return Err(model_not_found(state, name));
     };
     if model.kind != wanted {
         let endpoint = match model.kind {
@@ -45,6 +32,24 @@ pub fn resolve_model(state: &AppState, name: &str, wanted: ModelKind) -> Result<
         ));
     }
     Ok(model.clone())
+}
+
+/// 404 for an unknown model, suggesting close names.
+pub fn model_not_found(state: &AppState, name: &str) -> ApiError {
+    let suggestions = state.catalog.suggestions(name);
+    let hint = if suggestions.is_empty() {
+        if state.catalog.models().is_empty() {
+            " No models are configured: add [[backends]] and [[models]] to the config.".to_owned()
+        } else {
+            " GET /v1/models lists the available models.".to_owned()
+        }
+    } else {
+        format!(
+            " Did you mean {}?",
+            suggestions.iter().map(|name| format!("'{name}'")).collect::<Vec<_>>().join(" or ")
+        )
+    };
+    ApiError::ModelNotFound { message: format!("The model '{name}' does not exist.{hint}") }
 }
 
 /// Records upstream latency and errors, and turns a deadline overrun into a 504.

@@ -64,7 +64,7 @@ fn submit(
 ) -> Result<tokio::sync::mpsc::Receiver<GenerationEvent>, BackendError> {
     let (turns, params) = translate(backend, request)?;
     model.submit(turns, params).map_err(|error| match error {
-        SubmitError::QueueFull(_) => BackendError::Upstream {
+        SubmitError::QueueFull => BackendError::Upstream {
             backend: backend.to_owned(),
             status: 429,
             message: "the local model is busy: its queue is full, retry shortly".to_owned(),

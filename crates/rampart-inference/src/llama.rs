@@ -94,8 +94,8 @@ pub struct LlamaSettings {
 /// Why a generation could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum SubmitError {
-    #[error("the local model's queue is full ({0} waiting)")]
-    QueueFull(usize),
+    #[error("the local model's queue is full")]
+    QueueFull,
     #[error("the local model's worker has stopped")]
     Stopped,
 }
@@ -133,7 +133,7 @@ impl LlamaChatModel {
         let (events, receiver) = mpsc::channel(64);
         match self.jobs.try_send(Job { turns, params, events }) {
             Ok(()) => Ok(receiver),
-            Err(TrySendError::Full(_)) => Err(SubmitError::QueueFull(0)),
+            Err(TrySendError::Full(_)) => Err(SubmitError::QueueFull),
             Err(TrySendError::Disconnected(_)) => Err(SubmitError::Stopped),
         }
     }
