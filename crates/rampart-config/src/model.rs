@@ -107,9 +107,14 @@ pub struct BackendConfig {
     /// For `embedded` chat: CPU threads (default: all cores).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threads: Option<usize>,
-    /// For `embedded` chat: tokens of context (default 4096, capped at the model's own).
+    /// For `embedded` chat: tokens of context per sequence (default 4096, capped at the
+    /// model's own).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context_window: Option<u32>,
+    /// For `embedded` chat: sequences decoded together in one batch (parallel slots, default 4).
+    /// Each has its own `context_window` of KV cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallel: Option<u32>,
     /// For `embedded` chat: requests that may wait for the model; past it, 429 (default 16).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_queue: Option<usize>,

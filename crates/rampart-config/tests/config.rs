@@ -33,10 +33,12 @@ fn the_example_config_loads() {
     let text =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/rampart.example.toml")).unwrap();
     let config = load_from_str(&text, "rampart.example.toml", &[]).unwrap();
-    assert_eq!(config.backends.len(), 4);
+    assert_eq!(config.backends.len(), 5);
     assert!(
         config.backends.iter().any(|backend| backend.kind == BackendKindConfig::Embedded && backend.path.is_some())
     );
+    let local_chat = config.backends.iter().find(|backend| backend.name == "local-chat").unwrap();
+    assert_eq!((local_chat.threads, local_chat.parallel, local_chat.max_queue), (Some(4), Some(4), Some(16)));
     assert_eq!(config.backends[1].kind, BackendKindConfig::Anthropic);
     assert!(config.models.iter().any(|model| model.kind == ModelKind::Embedding));
     assert_eq!(config.models[0].aliases, vec!["default".to_owned()]);

@@ -143,3 +143,49 @@ pub trait Backend: Send + Sync {
 pub fn usage_total(usage: Option<Usage>) -> (u64, u64) {
     usage.map(|usage| (usage.prompt_tokens, usage.completion_tokens)).unwrap_or((0, 0))
 }
+
+/// A configured backend that could not be brought up (say, a local model file that will not
+/// load). It keeps its name in the catalog so the rest of the gateway serves on: every call
+/// fails with the reason, and health reports it.
+pub struct UnavailableBackend {
+    name: String,
+    kind: BackendKind,
+    reason: String,
+}
+
+impl UnavailableBackend {
+    pub fn new(name: impl Into<String>, kind: BackendKind, reason: impl Into<String>) -> Self {
+        UnavailableBackend { name: name.into(), kind, reason: reason.into() }
+    }
+
+    fn error(&self) -> BackendError {
+        BackendError::Unreachable { backend: self.name.clone(), detail: self.reason.clone() }
+    }
+}
+
+#[async_trait]
+impl Backend for UnavailableBackend {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn kind(&self) -> BackendKind {
+        self.kind
+    }
+
+    async fn chat(&self, _request: &ChatCompletionRequest) -> Result<ChatCompletionResponse, BackendError> {
+        Err(self.error())
+    }
+
+    async fn chat_stream(&self, _request: &ChatCompletionRequest) -> Result<ChunkStream, BackendError> {
+        Err(self.error())
+    }
+
+    async fn embed(&self, _call: &EmbedCall) -> Result<Embeddings, BackendError> {
+        Err(self.error())
+    }
+
+    async fn health(&self) -> Result<(), BackendError> {
+        Err(self.error())
+    }
+}

@@ -21,8 +21,10 @@ enum Loaded {
 pub struct EmbeddedSettings {
     /// CPU threads for a chat model.
     pub threads: usize,
-    /// Tokens of context for a chat model (capped at what the model was trained for).
+    /// Tokens of context per sequence of a chat model (capped at what it was trained for).
     pub context_window: u32,
+    /// Sequences a chat model decodes together (parallel slots).
+    pub slots: u32,
     /// Generations that may wait for the model; past it, requests get 429.
     pub queue: usize,
 }
@@ -32,6 +34,7 @@ impl Default for EmbeddedSettings {
         EmbeddedSettings {
             threads: std::thread::available_parallelism().map(usize::from).unwrap_or(1),
             context_window: 4096,
+            slots: 4,
             queue: 16,
         }
     }
@@ -62,6 +65,7 @@ fn load_chat(path: &Path, settings: EmbeddedSettings) -> Result<Loaded, Inferenc
     let settings = crate::llama::LlamaSettings {
         threads: i32::try_from(settings.threads.max(1)).unwrap_or(1),
         context_window: settings.context_window,
+        slots: settings.slots.max(1),
         queue: settings.queue.max(1),
     };
     Ok(Loaded::Chat(Arc::new(crate::llama::LlamaChatModel::load(path, settings)?)))

@@ -3,12 +3,14 @@
 use futures_util::StreamExt;
 use rampart_core::{BackendError, ChunkStream, unix_now_secs};
 use rampart_types::{
-    AssistantMessage, ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse, Delta, FinishReason, Role,
-    Usage,
+    AssistantMessage, ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse, Delta, FinishReason,
+    ResponseFormat, Role, Usage,
 };
-use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::wrappers::UnboundedReceiverStream;
 
-use crate::llama::{ChatTurn, FinishKind, GenerationEvent, GenerationParams, LlamaChatModel, SubmitError};
+use crate::llama::{
+    ChatTurn, FinishKind, GenerationEvent, GenerationParams, LlamaChatModel, OutputFormat, SubmitError,
+};
 
 fn unsupported(backend: &str, what: &str, param: &str) -> BackendError {
     BackendError::Unsupported { backend: backend.to_owned(), what: what.to_owned(), param: Some(param.to_owned()) }
@@ -25,12 +27,14 @@ fn translate(
     if request.tools.as_ref().is_some_and(|tools| !tools.is_empty()) {
         return Err(unsupported(backend, "tool calling (not yet in the embedded runtime)", "tools"));
     }
-    if matches!(
-        request.response_format,
-        Some(rampart_types::ResponseFormat::JsonObject | rampart_types::ResponseFormat::JsonSchema { .. })
-    ) {
-        return Err(unsupported(backend, "JSON response formats (not yet in the embedded runtime)", "response_format"));
-    }
+    let format = match &request.response_format {
+        None | Some(ResponseFormat::Text) => OutputFormat::Text,
+        Some(ResponseFormat::JsonObject) => OutputFormat::JsonObject,
+        Some(ResponseFormat::JsonSchema { json_schema }) => match &json_schema.schema {
+            Some(schema) => OutputFormat::JsonSchema(schema.clone()),
+            None => OutputFormat::JsonObject,
+        },
+    };
     let turns = request
         .messages
         .iter()
@@ -53,6 +57,7 @@ fn translate(
         top_p: request.top_p.unwrap_or(1.0) as f32,
         seed,
         stop: request.stop.as_ref().map(|stop| stop.to_vec()).unwrap_or_default(),
+        format,
     };
     Ok((turns, params))
 }
@@ -61,9 +66,9 @@ fn submit(
     backend: &str,
     model: &LlamaChatModel,
     request: &ChatCompletionRequest,
-) -> Result<tokio::sync::mpsc::Receiver<GenerationEvent>, BackendError> {
+) -> Result<tokio::sync::mpsc::UnboundedReceiver<GenerationEvent>, BackendError> {
     let (turns, params) = translate(backend, request)?;
-    model.submit(turns, params).map_err(|error| match error {
+    model.submit(&turns, params).map_err(|error| match error {
         SubmitError::QueueFull => BackendError::Upstream {
             backend: backend.to_owned(),
             status: 429,
@@ -73,15 +78,16 @@ fn submit(
             retry_after_secs: Some(1),
         },
         SubmitError::Stopped => BackendError::Unreachable { backend: backend.to_owned(), detail: error.to_string() },
+        SubmitError::Invalid { message, param } => unsupported(backend, &message, param),
     })
 }
 
-fn failure(backend: &str, message: String, client_error: bool) -> BackendError {
-    if client_error {
-        BackendError::Unsupported { backend: backend.to_owned(), what: message, param: Some("messages".to_owned()) }
-    } else {
-        BackendError::InvalidResponse { backend: backend.to_owned(), detail: message }
-    }
+fn failure(backend: &str, message: String) -> BackendError {
+    BackendError::InvalidResponse { backend: backend.to_owned(), detail: message }
+}
+
+fn usage(prompt_tokens: u64, cached_tokens: u64, completion_tokens: u64) -> Usage {
+    Usage::new(prompt_tokens, completion_tokens).with_cached_prompt_tokens(cached_tokens)
 }
 
 fn finish_reason(finish: FinishKind) -> FinishReason {
@@ -108,17 +114,17 @@ pub(crate) async fn complete(
     while let Some(event) = events.recv().await {
         match event {
             GenerationEvent::Text(piece) => text.push_str(&piece),
-            GenerationEvent::Finished { prompt_tokens, completion_tokens, finish } => {
+            GenerationEvent::Finished { prompt_tokens, cached_tokens, completion_tokens, finish } => {
                 return Ok(ChatCompletionResponse::single_choice(
                     completion_id(),
                     unix_now_secs(),
                     request.model.clone(),
                     AssistantMessage::text(text),
                     Some(finish_reason(finish)),
-                    Usage::new(prompt_tokens, completion_tokens),
+                    usage(prompt_tokens, cached_tokens, completion_tokens),
                 ));
             }
-            GenerationEvent::Failed { message, client_error } => return Err(failure(backend, message, client_error)),
+            GenerationEvent::Failed { message } => return Err(failure(backend, message)),
         }
     }
     Err(BackendError::InvalidResponse {
@@ -144,7 +150,7 @@ pub(crate) fn stream(
         Delta { role: Some(Role::Assistant), content: Some(String::new()), ..Delta::default() },
         None,
     );
-    let chunks = ReceiverStream::new(events).flat_map(move |event| {
+    let chunks = UnboundedReceiverStream::new(events).flat_map(move |event| {
         let items: Vec<Result<ChatCompletionChunk, BackendError>> = match event {
             GenerationEvent::Text(piece) => vec![Ok(ChatCompletionChunk::delta(
                 &id,
@@ -153,7 +159,7 @@ pub(crate) fn stream(
                 Delta { content: Some(piece), ..Delta::default() },
                 None,
             ))],
-            GenerationEvent::Finished { prompt_tokens, completion_tokens, finish } => vec![
+            GenerationEvent::Finished { prompt_tokens, cached_tokens, completion_tokens, finish } => vec![
                 Ok(ChatCompletionChunk::delta(
                     &id,
                     created,
@@ -165,10 +171,10 @@ pub(crate) fn stream(
                     &id,
                     created,
                     &model_name,
-                    Usage::new(prompt_tokens, completion_tokens),
+                    usage(prompt_tokens, cached_tokens, completion_tokens),
                 )),
             ],
-            GenerationEvent::Failed { message, client_error } => vec![Err(failure(&backend, message, client_error))],
+            GenerationEvent::Failed { message } => vec![Err(failure(&backend, message))],
         };
         futures_util::stream::iter(items)
     });

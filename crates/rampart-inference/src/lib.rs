@@ -2,10 +2,10 @@
 //!
 //! - Sentence embeddings with BERT-family models (candle), pooled and normalised exactly as
 //!   sentence-transformers does it for the model's own `modules.json`.
-//! - GGUF chat through llama.cpp (feature `llama`, on by default): one worker thread, a bounded
-//!   queue (429 when full), token streaming, stop sequences, cancellation when the caller goes.
-//!   Not yet: several sequences decoded in one batch, prompt-prefix KV reuse, JSON grammars,
-//!   tool calls.
+//! - GGUF chat through llama.cpp (feature `llama`, on by default): parallel slots decoded
+//!   together (continuous batching), prompt-prefix KV reuse, a bounded queue (429 when full),
+//!   token streaming, stop sequences, JSON output by grammar, cancellation within a step of the
+//!   caller leaving. Not yet: tool calls.
 //!
 //! This crate never does network I/O.
 

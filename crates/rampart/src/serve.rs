@@ -123,6 +123,7 @@ fn use_default_models(config: &mut Config) -> Result<(), CliError> {
         default_max_tokens: 4096,
         threads: None,
         context_window: None,
+        parallel: None,
         max_queue: None,
     };
     let model = |name: &str, backend: &str, kind: ModelKind, aliases: Vec<String>| ModelConfig {
@@ -157,15 +158,31 @@ async fn build_backend(config: &rampart_config::BackendConfig) -> Result<Arc<dyn
     let settings = rampart_inference::EmbeddedSettings {
         threads: config.threads.unwrap_or(defaults.threads),
         context_window: config.context_window.unwrap_or(defaults.context_window),
+        slots: config.parallel.unwrap_or(defaults.slots),
         queue: config.max_queue.unwrap_or(defaults.queue),
     };
     let started = Instant::now();
     let loaded = tokio::task::spawn_blocking(move || rampart_inference::EmbeddedBackend::load(&name, &path, settings))
         .await
-        .map_err(|error| CliError::failed(format!("loading backend '{}' failed: {error}", config.name)))?
-        .map_err(|error| CliError::failed(format!("backend '{}': {error}", config.name)))?;
-    tracing::info!(backend = %config.name, elapsed_ms = started.elapsed().as_millis() as u64, "embedded model loaded");
-    Ok(Arc::new(loaded))
+        .map_err(|error| error.to_string())
+        .and_then(|loaded| loaded.map_err(|error| error.to_string()));
+    match loaded {
+        Ok(loaded) => {
+            let elapsed_ms = started.elapsed().as_millis() as u64;
+            tracing::info!(backend = %config.name, elapsed_ms, "embedded model loaded");
+            Ok(Arc::new(loaded))
+        }
+        // One model that will not load must not take the other backends down: its models
+        // answer with the reason, and /health shows it.
+        Err(reason) => {
+            tracing::error!(backend = %config.name, %reason, "embedded model did not load; its models are unavailable");
+            Ok(Arc::new(rampart_core::UnavailableBackend::new(
+                config.name.clone(),
+                rampart_core::BackendKind::Embedded,
+                format!("the model did not load: {reason}"),
+            )))
+        }
+    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

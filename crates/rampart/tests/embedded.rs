@@ -89,6 +89,11 @@ kind = "embedding"
 #[tokio::test]
 async fn the_in_process_chat_model_answers_through_the_gateway() {
     let path = pulled(rampart_models::GEMMA_3_270M).await;
+    // A second local model whose file is corrupt: the gateway still starts and serves the
+    // first one, and requests for the broken one say why it is not there.
+    let broken_dir = tempfile::tempdir().unwrap();
+    let broken = broken_dir.path().join("broken.gguf");
+    std::fs::write(&broken, b"GGUF but not really").unwrap();
     let config = format!(
         r#"
 [server]
@@ -99,12 +104,20 @@ kind = "embedded"
 path = "{}"
 threads = 1
 context_window = 512
+[[backends]]
+name = "broken"
+kind = "embedded"
+path = "{}"
 [[models]]
 name = "gemma-3-270m"
 backend = "local"
 aliases = ["default"]
+[[models]]
+name = "broken-model"
+backend = "broken"
 "#,
-        path.display()
+        path.display(),
+        broken.display()
     );
     let rampart = Rampart::start(&config).await;
     let client = reqwest::Client::new();
@@ -143,5 +156,31 @@ aliases = ["default"]
     assert_eq!(response.status(), 400);
     let body: Value = response.json().await.unwrap();
     assert!(body["error"]["message"].as_str().unwrap().contains("context window"), "{body}");
+
+    // JSON output through the gateway: the schema holds.
+    let schema = json!({"type": "object", "properties": {"answer": {"type": "string", "enum": ["yes", "no"]}}, "required": ["answer"]});
+    let body: Value = client
+        .post(rampart.url("/v1/chat/completions"))
+        .json(&json!({"model": "default", "messages": [{"role": "user", "content": "Is water wet?"}], "max_tokens": 20, "temperature": 0,
+                      "response_format": {"type": "json_schema", "json_schema": {"name": "yes_no", "schema": schema}}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let content = body["choices"][0]["message"]["content"].as_str().unwrap();
+    let answer: Value = serde_json::from_str(content.trim()).unwrap_or_else(|error| panic!("{error}: {content}"));
+    assert!(answer["answer"] == "yes" || answer["answer"] == "no", "{answer}");
+
+    let response = client
+        .post(rampart.url("/v1/chat/completions"))
+        .json(&json!({"model": "broken-model", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_server_error(), "{}", response.status());
+    let body: Value = response.json().await.unwrap();
+    assert!(body["error"]["message"].as_str().unwrap().contains("did not load"), "{body}");
     assert_eq!(reqwest::get(rampart.url("/healthz")).await.unwrap().status(), 200);
 }

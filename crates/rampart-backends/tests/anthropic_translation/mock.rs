@@ -112,6 +112,7 @@ impl MockAnthropic {
             path: None,
             threads: None,
             context_window: None,
+            parallel: None,
             max_queue: None,
             api_key: Some(API_KEY.into()),
             timeout_secs: 10,

@@ -80,6 +80,7 @@ impl FakeOllama {
             path: None,
             threads: None,
             context_window: None,
+            parallel: None,
             max_queue: None,
             api_key: api_key.map(str::to_owned),
             timeout_secs: 10,
