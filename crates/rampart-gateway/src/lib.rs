@@ -1,5 +1,5 @@
-//! The HTTP edge: OpenAI-compatible endpoints, health, metrics, the request log API and the
-//! OpenAPI document, plus the server loop.
+//! The HTTP edge: OpenAI-compatible endpoints, health, metrics, the request log API, the
+//! OpenAPI document and the browser chat page at `/`, plus the server loop.
 //!
 //! Handlers parse and validate, resolve the model in the catalog, call the backend and map
 //! errors once (in `error`). This crate never talks to an engine directly: storage and model
@@ -21,6 +21,7 @@ mod requests_api;
 mod resolve;
 mod server;
 mod state;
+mod ui;
 
 use std::sync::Arc;
 
@@ -51,6 +52,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(metrics_text))
         .route("/openapi.json", get(openapi_document))
         .route("/api/v1/requests", get(requests_api::list_requests))
+        .merge(ui::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
     observed(routes, state)

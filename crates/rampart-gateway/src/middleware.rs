@@ -33,6 +33,7 @@ pub struct ModelLabel(pub String);
 /// Route templates used as metric labels; anything else is `other`, so labels stay bounded.
 fn route_label(path: &str) -> &'static str {
     const ROUTES: &[&str] = &[
+        "/",
         "/v1/chat/completions",
         "/v1/embeddings",
         "/v1/models",
@@ -48,6 +49,9 @@ fn route_label(path: &str) -> &'static str {
     }
     if path.starts_with("/v1/models/") {
         return "/v1/models/{id}";
+    }
+    if path.starts_with("/ui/") {
+        return "/ui/{asset}";
     }
     "other"
 }
@@ -155,6 +159,8 @@ mod tests {
     fn route_labels_are_bounded() {
         assert_eq!(route_label("/v1/chat/completions"), "/v1/chat/completions");
         assert_eq!(route_label("/v1/models/gpt-4o"), "/v1/models/{id}");
+        assert_eq!(route_label("/"), "/");
+        assert_eq!(route_label("/ui/app.js"), "/ui/{asset}");
         assert_eq!(route_label("/wp-admin/evil"), "other");
     }
 }
