@@ -5,12 +5,13 @@ CONFIG ?=
 RELEASE_BIN := target/release/rampart
 DEBUG_BIN := target/debug/rampart
 
-.PHONY: run build release test test-rust test-python lint fmt openapi services bench setup help
+.PHONY: run build release test test-rust test-python lint fmt openapi services bench bench-inference setup help
 
 help:
 	@echo "make run      build in release, pull the default local models, serve (CONFIG=path/to/rampart.toml optional)"
 	@echo "make test     lint, Rust tests (incl. PostgreSQL), OpenAI SDK tests"
 	@echo "make bench    gateway benchmark against TensorZero and LiteLLM (see BENCHMARKS.md)"
+	@echo "make bench-inference  embedded models against llama-cpp-python and sentence-transformers (see BENCHMARKS.md)"
 	@echo "make openapi  regenerate docs/openapi.json"
 
 setup:
@@ -54,3 +55,6 @@ openapi: build
 
 bench:
 	@bench/run.sh
+
+bench-inference:
+	@bench/inference.sh
