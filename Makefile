@@ -9,7 +9,7 @@ DEBUG_BIN := target/debug/rampart
 
 help:
 	@echo "make run      build in release, pull the default local models, serve (CONFIG=path/to/rampart.toml optional)"
-	@echo "make test     lint, Rust tests (incl. PostgreSQL), OpenAI SDK tests"
+	@echo "make test     lint, Rust tests (incl. PostgreSQL), OpenAI SDK and browser tests"
 	@echo "make bench    gateway benchmark against TensorZero and LiteLLM (see BENCHMARKS.md)"
 	@echo "make bench-inference  embedded models against llama-cpp-python and sentence-transformers (see BENCHMARKS.md)"
 	@echo "make openapi  regenerate docs/openapi.json"
