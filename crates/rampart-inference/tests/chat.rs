@@ -166,22 +166,19 @@ async fn four_parallel_streams_decode_together_and_each_gets_its_own_answer() {
     while !open.is_empty() {
         let mut still_open = Vec::new();
         for index in open {
-            match streams[index].next().await {
-                Some(chunk) => {
-                    let chunk = chunk.unwrap();
-                    if let Some(choice) = chunk.choices.first() {
-                        let piece = choice.delta.content.as_deref().unwrap_or("");
-                        started[index] |= !piece.is_empty();
-                        texts[index].push_str(piece);
-                        if choice.finish_reason.is_some() {
-                            finishes[index] = choice.finish_reason;
-                            all_started_before_a_finish.get_or_insert(started.iter().all(|s| *s));
-                        }
+            if let Some(chunk) = streams[index].next().await {
+                let chunk = chunk.unwrap();
+                if let Some(choice) = chunk.choices.first() {
+                    let piece = choice.delta.content.as_deref().unwrap_or("");
+                    started[index] |= !piece.is_empty();
+                    texts[index].push_str(piece);
+                    if choice.finish_reason.is_some() {
+                        finishes[index] = choice.finish_reason;
+                        all_started_before_a_finish.get_or_insert(started.iter().all(|s| *s));
                     }
-                    usages[index] = usages[index].or(chunk.usage);
-                    still_open.push(index);
                 }
-                None => {}
+                usages[index] = usages[index].or(chunk.usage);
+                still_open.push(index);
             }
         }
         open = still_open;
