@@ -10,8 +10,9 @@ use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
 use crate::error::InferenceError;
 
-/// Sentences per forward pass: bounds memory for long batches.
-const BATCH: usize = 32;
+/// Sentences per forward pass, after sorting by length: small enough that each pass pads
+/// little, large enough to keep the matrix products efficient (and memory bounded).
+const BATCH: usize = 8;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Pooling {
@@ -126,49 +127,74 @@ impl BertEmbedder {
     }
 
     /// One vector per text, in order, and the number of tokens the model read.
+    ///
+    /// Texts are tokenised together, then run in sub-batches of similar length (sorted by
+    /// token count), each padded only to its own longest text: padding is wasted compute, and
+    /// the mean pooling ignores it anyway, so the vectors are the same.
     pub fn embed(&self, texts: &[String]) -> Result<(Vec<Vec<f32>>, u64), InferenceError> {
-        let mut vectors = Vec::with_capacity(texts.len());
-        let mut tokens = 0u64;
-        for batch in texts.chunks(BATCH) {
-            let encodings = self
-                .tokenizer
-                .encode_batch(batch.to_vec(), true)
-                .map_err(|error| InferenceError::Tokenizer(error.to_string()))?;
-            let rows = encodings.len();
-            let length = encodings.first().map(|encoding| encoding.get_ids().len()).unwrap_or(0);
+        let encodings = self
+            .tokenizer
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|error| InferenceError::Tokenizer(error.to_string()))?;
+        let lengths: Vec<usize> = encodings
+            .iter()
+            .map(|encoding| encoding.get_attention_mask().iter().filter(|&&bit| bit == 1).count())
+            .collect();
+        let tokens = lengths.iter().map(|&length| length as u64).sum();
+        let mut order: Vec<usize> = (0..encodings.len()).collect();
+        order.sort_by_key(|&index| lengths[index]);
+        let mut vectors = vec![Vec::new(); encodings.len()];
+        for batch in order.chunks(BATCH) {
+            let length = batch.iter().map(|&index| lengths[index]).max().unwrap_or(0);
+            let rows = batch.len();
             let mut ids = Vec::with_capacity(rows * length);
             let mut types = Vec::with_capacity(rows * length);
             let mut mask = Vec::with_capacity(rows * length);
-            for encoding in &encodings {
-                ids.extend_from_slice(encoding.get_ids());
-                types.extend_from_slice(encoding.get_type_ids());
-                mask.extend_from_slice(encoding.get_attention_mask());
+            for &index in batch {
+                // Padding is on the right, so the first `length` positions hold every real token.
+                let encoding = &encodings[index];
+                ids.extend_from_slice(&encoding.get_ids()[..length]);
+                types.extend_from_slice(&encoding.get_type_ids()[..length]);
+                mask.extend_from_slice(&encoding.get_attention_mask()[..length]);
             }
-            tokens += mask.iter().map(|&value| u64::from(value)).sum::<u64>();
-            let device = &self.model.device;
-            let ids = Tensor::from_vec(ids, (rows, length), device)?;
-            let types = Tensor::from_vec(types, (rows, length), device)?;
-            let mask = Tensor::from_vec(mask, (rows, length), device)?;
-            let hidden = self.model.forward(&ids, &types, Some(&mask))?;
-            let pooled = match self.pooling {
-                Pooling::Mean => {
-                    // Mean over real tokens only, as sentence-transformers' Pooling does.
-                    let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
-                    let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
-                    let counts = mask.sum(1)?.clamp(1e-9, f64::MAX)?;
-                    summed.broadcast_div(&counts)?
-                }
-                Pooling::Cls => hidden.narrow(1, 0, 1)?.squeeze(1)?,
-            };
-            let pooled = if self.normalize {
-                // torch.nn.functional.normalize: x / max(‖x‖₂, 1e-12)
-                let norms = pooled.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
-                pooled.broadcast_div(&norms)?
-            } else {
-                pooled
-            };
-            vectors.extend(pooled.to_vec2::<f32>()?);
+            for (index, vector) in batch.iter().zip(self.forward(ids, types, mask, rows, length)?) {
+                vectors[*index] = vector;
+            }
         }
         Ok((vectors, tokens))
+    }
+
+    /// Pooled (and, where the model says so, normalised) vectors of one padded batch.
+    fn forward(
+        &self,
+        ids: Vec<u32>,
+        types: Vec<u32>,
+        mask: Vec<u32>,
+        rows: usize,
+        length: usize,
+    ) -> Result<Vec<Vec<f32>>, InferenceError> {
+        let device = &self.model.device;
+        let ids = Tensor::from_vec(ids, (rows, length), device)?;
+        let types = Tensor::from_vec(types, (rows, length), device)?;
+        let mask = Tensor::from_vec(mask, (rows, length), device)?;
+        let hidden = self.model.forward(&ids, &types, Some(&mask))?;
+        let pooled = match self.pooling {
+            Pooling::Mean => {
+                // Mean over real tokens only, as sentence-transformers' Pooling does.
+                let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
+                let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
+                let counts = mask.sum(1)?.clamp(1e-9, f64::MAX)?;
+                summed.broadcast_div(&counts)?
+            }
+            Pooling::Cls => hidden.narrow(1, 0, 1)?.squeeze(1)?,
+        };
+        let pooled = if self.normalize {
+            // torch.nn.functional.normalize: x / max(‖x‖₂, 1e-12)
+            let norms = pooled.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
+            pooled.broadcast_div(&norms)?
+        } else {
+            pooled
+        };
+        Ok(pooled.to_vec2::<f32>()?)
     }
 }
