@@ -111,6 +111,26 @@ def median(values):
 # ---------------------------------------------------------------------------------------------
 
 
+
+class StreamTally:
+    """Times and text of a streamed chat answer, from OpenAI-shaped chunks (either side)."""
+
+    def __init__(self):
+        self.first = self.last = None
+        self.finish = None
+        self.pieces = []
+
+    def absorb(self, chunk, now):
+        for choice in chunk.get("choices") or []:
+            content = (choice.get("delta") or {}).get("content")
+            if content:
+                if self.first is None:
+                    self.first = now
+                self.last = now
+                self.pieces.append(content)
+            if choice.get("finish_reason"):
+                self.finish = choice["finish_reason"]
+
 class Rampart:
     def __init__(self, binary: str, config: Path, port: int, env: dict, log: Path):
         self.port = port
@@ -175,10 +195,8 @@ class Rampart:
         try:
             if response.status != 200:
                 raise RuntimeError(f"chat: HTTP {response.status}: {response.read()[:500]!r}")
-            first = last = None
+            tally = StreamTally()
             usage = None
-            finish = None
-            pieces = []
             while True:
                 line = response.readline()
                 if not line:
@@ -189,34 +207,25 @@ class Rampart:
                 data = line[5:].strip()
                 if data == b"[DONE]":
                     break
-                now = time.perf_counter()
                 event = json.loads(data)
                 if event.get("usage"):
                     usage = event["usage"]
-                for choice in event.get("choices") or []:
-                    content = (choice.get("delta") or {}).get("content")
-                    if content:
-                        if first is None:
-                            first = now
-                        last = now
-                        pieces.append(content)
-                    if choice.get("finish_reason"):
-                        finish = choice["finish_reason"]
+                tally.absorb(event, time.perf_counter())
             ended = time.perf_counter()
         finally:
             conn.close()
-        if usage is None or first is None:
+        if usage is None or tally.first is None:
             raise RuntimeError("chat: the stream had no usage or no content")
         return {
             "started": started,
-            "first": first,
-            "last": last,
+            "first": tally.first,
+            "last": tally.last,
             "ended": ended,
             "prompt_tokens": usage["prompt_tokens"],
             "cached_tokens": (usage.get("prompt_tokens_details") or {}).get("cached_tokens", 0),
             "completion_tokens": usage["completion_tokens"],
-            "finish": finish,
-            "text": "".join(pieces),
+            "finish": tally.finish,
+            "text": "".join(tally.pieces),
         }
 
     def embed(self, model: str, batch: list[str]) -> list:
@@ -356,11 +365,8 @@ def worker_llama(args):
     def handle(command):
         if command["op"] != "chat":
             raise ValueError(f"unknown op {command['op']}")
-        llm.reset()  # no prompt-prefix reuse across requests (Rampart has none either)
+        llm.reset()  # no prompt-prefix reuse across requests (prompts start with a nonce for Rampart)
         counts.update(prompt=0, sampled=0, last=None)
-        first = last = None
-        finish = None
-        pieces = []
         started = time.perf_counter()
         stream = llm.create_chat_completion(
             messages=command["messages"],
@@ -368,30 +374,22 @@ def worker_llama(args):
             temperature=0.0,
             stream=True,
         )
+        tally = StreamTally()
         for chunk in stream:
-            now = time.perf_counter()
-            for choice in chunk.get("choices") or []:
-                content = (choice.get("delta") or {}).get("content")
-                if content:
-                    if first is None:
-                        first = now
-                    last = now
-                    pieces.append(content)
-                if choice.get("finish_reason"):
-                    finish = choice["finish_reason"]
+            tally.absorb(chunk, time.perf_counter())
         ended = time.perf_counter()
         # An end-of-generation token is sampled and yielded but is not completion text.
         ended_by_eog = counts["last"] is not None and llama_cpp.llama_vocab_is_eog(llm._model.vocab, counts["last"])
         completion = counts["sampled"] - (1 if ended_by_eog else 0)
         return {
             "started": started,
-            "first": first,
-            "last": last,
+            "first": tally.first,
+            "last": tally.last,
             "ended": ended,
             "prompt_tokens": counts["prompt"],
             "completion_tokens": completion,
-            "finish": finish,
-            "text": "".join(pieces),
+            "finish": tally.finish,
+            "text": "".join(tally.pieces),
         }
 
     print(
