@@ -45,15 +45,9 @@ kind = "embedding"
     let want: Vec<f64> = first["embedding"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
     let client = reqwest::Client::new();
 
-    let body: Value = client
-        .post(rampart.url("/v1/embeddings"))
-        .json(&json!({"model": "all-minilm-l6-v2", "input": [first["text"], "second sentence"]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body: Value = rampart
+        .post_json("/v1/embeddings", &json!({"model": "all-minilm-l6-v2", "input": [first["text"], "second sentence"]}))
+        .await;
     let got: Vec<f64> =
         body["data"][0]["embedding"].as_array().expect("embedding").iter().map(|v| v.as_f64().unwrap()).collect();
     assert_eq!(got.len(), 384);
@@ -62,15 +56,12 @@ kind = "embedding"
     assert_eq!(body["data"].as_array().unwrap().len(), 2);
     assert!(body["usage"]["prompt_tokens"].as_u64().unwrap() >= first["tokens"].as_u64().unwrap());
 
-    let body: Value = client
-        .post(rampart.url("/v1/embeddings"))
-        .json(&json!({"model": "all-minilm-l6-v2", "input": "Hello!", "encoding_format": "base64"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body: Value = rampart
+        .post_json(
+            "/v1/embeddings",
+            &json!({"model": "all-minilm-l6-v2", "input": "Hello!", "encoding_format": "base64"}),
+        )
+        .await;
     let bytes =
         base64::engine::general_purpose::STANDARD.decode(body["data"][0]["embedding"].as_str().unwrap()).unwrap();
     assert_eq!(bytes.len(), 384 * 4);
@@ -121,15 +112,8 @@ backend = "broken"
     );
     let rampart = Rampart::start(&config).await;
     let client = reqwest::Client::new();
-    let body: Value = client
-        .post(rampart.url("/v1/chat/completions"))
-        .json(&json!({"model": "default", "messages": [{"role": "user", "content": "Say hi."}], "max_tokens": 8, "temperature": 0}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let request = json!({"model": "default", "messages": [{"role": "user", "content": "Say hi."}], "max_tokens": 8, "temperature": 0});
+    let body: Value = rampart.post_json("/v1/chat/completions", &request).await;
     assert_eq!(body["model"], "gemma-3-270m", "{body}");
     assert!(body["usage"]["completion_tokens"].as_u64().unwrap() <= 8, "{body}");
     assert!(body["choices"][0]["message"]["content"].is_string(), "{body}");
@@ -159,16 +143,9 @@ backend = "broken"
 
     // JSON output through the gateway: the schema holds.
     let schema = json!({"type": "object", "properties": {"answer": {"type": "string", "enum": ["yes", "no"]}}, "required": ["answer"]});
-    let body: Value = client
-        .post(rampart.url("/v1/chat/completions"))
-        .json(&json!({"model": "default", "messages": [{"role": "user", "content": "Is water wet?"}], "max_tokens": 20, "temperature": 0,
-                      "response_format": {"type": "json_schema", "json_schema": {"name": "yes_no", "schema": schema}}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let request = json!({"model": "default", "messages": [{"role": "user", "content": "Is water wet?"}], "max_tokens": 20, "temperature": 0,
+                      "response_format": {"type": "json_schema", "json_schema": {"name": "yes_no", "schema": schema}}});
+    let body: Value = rampart.post_json("/v1/chat/completions", &request).await;
     let content = body["choices"][0]["message"]["content"].as_str().unwrap();
     let answer: Value = serde_json::from_str(content.trim()).unwrap_or_else(|error| panic!("{error}: {content}"));
     assert!(answer["answer"] == "yes" || answer["answer"] == "no", "{answer}");

@@ -209,6 +209,16 @@ impl LlamaChatModel {
         let room = window - tokens.len();
         let limit = params.max_tokens.map_or(room, |limit| (limit as usize).min(room));
         let (events, receiver) = mpsc::unbounded_channel();
+        if limit == 0 {
+            // `max_tokens: 0`: nothing to generate, so nothing to queue.
+            let _ = events.send(GenerationEvent::Finished {
+                prompt_tokens: tokens.len() as u64,
+                cached_tokens: 0,
+                completion_tokens: 0,
+                finish: FinishKind::Length,
+            });
+            return Ok(receiver);
+        }
         match self.jobs.try_send(Job { tokens, sampler, limit, stop: params.stop, events }) {
             Ok(()) => Ok(receiver),
             Err(TrySendError::Full(_)) => Err(SubmitError::QueueFull),

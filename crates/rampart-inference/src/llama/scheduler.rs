@@ -109,15 +109,6 @@ fn admit(slots: &mut [Slot], context: &mut LlamaContext<'_>, jobs: &Receiver<Job
         if job.events.is_closed() {
             continue; // the caller left while it waited
         }
-        if job.limit == 0 {
-            let _ = job.events.send(GenerationEvent::Finished {
-                prompt_tokens: job.tokens.len() as u64,
-                cached_tokens: 0,
-                completion_tokens: 0,
-                finish: FinishKind::Length,
-            });
-            continue;
-        }
         let Some(index) = best_slot(slots, &job.tokens) else { return true };
         start(&mut slots[index], context, job);
     }
@@ -269,12 +260,7 @@ fn next(model: &LlamaModel, generation: &mut Generation, token: LlamaToken) -> O
     }
     generation.generated += 1;
     generation.partial_utf8.extend(vocab.token_to_piece(token, false, None));
-    let valid = match std::str::from_utf8(&generation.partial_utf8) {
-        Ok(text) => text.len(),
-        Err(error) => error.valid_up_to(),
-    };
-    let piece = String::from_utf8_lossy(&generation.partial_utf8[..valid]).into_owned();
-    generation.partial_utf8.drain(..valid);
+    let piece = take_complete_utf8(&mut generation.partial_utf8);
     let (ready, stopped) = generation.stops.push(&piece);
     if !ready.is_empty() {
         let _ = generation.job.events.send(GenerationEvent::Text(ready));
@@ -285,5 +271,35 @@ fn next(model: &LlamaModel, generation: &mut Generation, token: LlamaToken) -> O
         Outcome::Finished(FinishKind::Length)
     } else {
         Outcome::Continue(token)
+    }
+}
+
+/// The text in `bytes` up to a character that is still incomplete (a token may end inside
+/// one); bytes that can never be UTF-8 become U+FFFD instead of holding back all that follows.
+fn take_complete_utf8(bytes: &mut Vec<u8>) -> String {
+    let complete = match std::str::from_utf8(bytes) {
+        Ok(text) => text.len(),
+        Err(error) => error.valid_up_to() + error.error_len().unwrap_or(0),
+    };
+    let text = String::from_utf8_lossy(&bytes[..complete]).into_owned();
+    bytes.drain(..complete);
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::take_complete_utf8;
+
+    #[test]
+    fn split_characters_wait_for_their_last_byte_and_invalid_bytes_do_not_block() {
+        let euro = "€".as_bytes();
+        let mut bytes = vec![b'a', euro[0], euro[1]];
+        assert_eq!(take_complete_utf8(&mut bytes), "a");
+        bytes.push(euro[2]);
+        assert_eq!(take_complete_utf8(&mut bytes), "€");
+        assert!(bytes.is_empty());
+        let mut bytes = vec![b'x', 0xFF, b'y'];
+        assert_eq!(take_complete_utf8(&mut bytes), "x\u{FFFD}");
+        assert_eq!(take_complete_utf8(&mut bytes), "y");
     }
 }

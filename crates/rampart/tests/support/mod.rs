@@ -153,6 +153,12 @@ impl Rampart {
         format!("http://{}{}", self.addr, path)
     }
 
+    /// POSTs `body` as JSON and returns the JSON answer, whatever its status.
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> serde_json::Value {
+        let response = reqwest::Client::new().post(self.url(path)).json(body).send().await.unwrap();
+        response.json().await.unwrap()
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("rampart.log")).unwrap_or_default()
     }
