@@ -14,6 +14,7 @@ pub struct Config {
     pub logging: LoggingConfig,
     pub backends: Vec<BackendConfig>,
     pub models: Vec<ModelConfig>,
+    pub router: RouterConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -115,7 +116,13 @@ pub struct BackendConfig {
     /// Each has its own `context_window` of KV cache.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parallel: Option<u32>,
-    /// For `embedded` chat: requests that may wait for the model; past it, 429 (default 16).
+    /// Requests sent to this backend at once; more wait in a queue of `max_queue`. Unset: no
+    /// limit at the gateway (an embedded chat model is still limited by its `parallel` slots).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrency: Option<u32>,
+    /// Requests that may wait for this backend; past it, `429` with `Retry-After`
+    /// (default 16). For a remote backend it applies with `max_concurrency`; for an embedded
+    /// chat model, to requests waiting for a free slot.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_queue: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -155,14 +162,29 @@ pub enum BackendKindConfig {
     Embedded,
 }
 
-/// A model clients can ask for, served by one backend.
+/// A model clients can ask for, served by one backend or by several as replicas.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
     /// What clients put in `model`.
     pub name: String,
-    /// The `[[backends]]` entry that serves it.
-    pub backend: String,
+    /// The `[[backends]]` entry that serves it (or use `backends` for replicas).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
+    /// Several `[[backends]]` serving the same model: requests are balanced across them
+    /// (power of two choices) and a failing one is skipped while its circuit is open.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backends: Vec<String>,
+    /// Models to try, in order, when this one fails or is overloaded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fallbacks: Vec<String>,
+    /// Keep every request for this model on Tier 1: Tier 2 fallbacks are never tried.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub privacy_mode: bool,
+    /// For a Tier 2 model: whether its work may move to `[router] sustain_model` (Tier 1) when
+    /// the cloud is unreachable. `false` keeps such work failing rather than running locally.
+    #[serde(default = "default_true")]
+    pub sustain: bool,
     /// The model name the backend knows; defaults to `name`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upstream_model: Option<String>,
@@ -184,10 +206,98 @@ impl ModelConfig {
     pub fn upstream_model(&self) -> &str {
         self.upstream_model.as_deref().unwrap_or(&self.name)
     }
+
+    /// The backends serving this model: `backend` then `backends`, in configuration order.
+    pub fn replicas(&self) -> Vec<&str> {
+        self.backend.iter().chain(self.backends.iter()).map(String::as_str).collect()
+    }
 }
 
 fn default_tier() -> u8 {
     1
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// `[router]`: how a request finds a backend that answers it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RouterConfig {
+    /// Retries of one model after a retryable failure (connection refused, timeout, 429,
+    /// 5xx), before its fallbacks are tried. Never once a stream has sent its first byte.
+    pub max_retries: u32,
+    /// First retry delay; it doubles per retry, with jitter, up to `retry_backoff_max_ms`.
+    pub retry_backoff_ms: u64,
+    pub retry_backoff_max_ms: u64,
+    /// An upstream `Retry-After` up to this long is waited out; a longer one moves on to the
+    /// next fallback at once.
+    pub max_retry_after_secs: u64,
+    /// Time one attempt may take: the whole answer, or a stream's first chunk.
+    pub attempt_timeout_secs: u64,
+    /// Keep every request on Tier 1 (on-premises) models.
+    pub privacy_mode: bool,
+    /// Data classifications (`x-rampart-classification` or `metadata.classification`) that
+    /// keep a request on Tier 1.
+    pub confidential_classifications: Vec<String>,
+    /// The Tier 1 model that takes over Tier 2 work when the cloud is unreachable
+    /// (solo-sustain), for models without a Tier 1 fallback of their own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sustain_model: Option<String>,
+    /// How often every backend is health-checked in the background; a failed check opens its
+    /// circuit (see `breaker.open_on_failed_health_check`), a passed one lets it probe.
+    pub health_check_secs: u64,
+    pub breaker: BreakerConfig,
+}
+
+impl Default for RouterConfig {
+    fn default() -> Self {
+        RouterConfig {
+            max_retries: 2,
+            retry_backoff_ms: 100,
+            retry_backoff_max_ms: 2_000,
+            max_retry_after_secs: 10,
+            attempt_timeout_secs: 120,
+            privacy_mode: false,
+            confidential_classifications: ["confidential", "secret", "top-secret", "restricted"]
+                .map(str::to_owned)
+                .to_vec(),
+            sustain_model: None,
+            health_check_secs: 15,
+            breaker: BreakerConfig::default(),
+        }
+    }
+}
+
+/// `[router.breaker]`: one circuit breaker per backend.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BreakerConfig {
+    /// Consecutive failures that open the circuit.
+    pub consecutive_failures: u32,
+    /// Share of failed calls in the window (0..1) that opens the circuit ...
+    pub error_rate: f64,
+    /// ... once the window holds at least this many calls.
+    pub min_calls: u32,
+    pub window_secs: u64,
+    /// How long an open circuit refuses calls before one probe is let through (half-open).
+    pub open_secs: u64,
+    /// Open the circuit when the background health check fails, before any request does.
+    pub open_on_failed_health_check: bool,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        BreakerConfig {
+            consecutive_failures: 5,
+            error_rate: 0.5,
+            min_calls: 20,
+            window_secs: 30,
+            open_secs: 15,
+            open_on_failed_health_check: true,
+        }
+    }
 }
 
 /// Price in US dollars per million tokens.

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use crate::error::ConfigError;
 use crate::locate::{KeyPath, line_of};
-use crate::model::{BackendKindConfig, Config};
+use crate::model::{BackendKindConfig, Config, ModelKind};
 
 pub(crate) fn validate(config: &Config, text: &str, file: &str) -> Result<(), ConfigError> {
     let invalid = |path: KeyPath, message: String| ConfigError::Invalid {
@@ -76,17 +76,29 @@ pub(crate) fn validate(config: &Config, text: &str, file: &str) -> Result<(), Co
         if model.name.trim().is_empty() {
             return Err(invalid(path.key("name"), "must not be empty".to_owned()));
         }
-        if !config.backends.iter().any(|backend| backend.name == model.backend) {
-            let known: Vec<&str> = config.backends.iter().map(|backend| backend.name.as_str()).collect();
-            let hint = if known.is_empty() {
-                "no [[backends]] are configured".to_owned()
-            } else {
-                format!("configured backends: {}", known.join(", "))
-            };
+        let replicas = model.replicas();
+        if replicas.is_empty() {
             return Err(invalid(
                 path.key("backend"),
-                format!("names '{}', which is not a backend ({hint})", model.backend),
+                "is missing: name the [[backends]] entry that serves this model (or `backends` for replicas)"
+                    .to_owned(),
             ));
+        }
+        let mut seen = HashSet::new();
+        for name in replicas {
+            let key = if model.backend.as_deref() == Some(name) { path.key("backend") } else { path.key("backends") };
+            if !config.backends.iter().any(|backend| backend.name == name) {
+                let known: Vec<&str> = config.backends.iter().map(|backend| backend.name.as_str()).collect();
+                let hint = if known.is_empty() {
+                    "no [[backends]] are configured".to_owned()
+                } else {
+                    format!("configured backends: {}", known.join(", "))
+                };
+                return Err(invalid(key, format!("names '{name}', which is not a backend ({hint})")));
+            }
+            if !seen.insert(name) {
+                return Err(invalid(key, format!("names backend '{name}' twice")));
+            }
         }
         if !(1..=2).contains(&model.tier) {
             return Err(invalid(path.key("tier"), format!("is {}: use 1 (on-premises) or 2 (cloud)", model.tier)));
@@ -100,6 +112,91 @@ pub(crate) fn validate(config: &Config, text: &str, file: &str) -> Result<(), Co
                 let key = if position == 0 { path.key("name") } else { path.key("aliases") };
                 return Err(invalid(key, format!("'{name}' is already the name or alias of another model")));
             }
+        }
+    }
+    validate_fallbacks(config, &invalid)?;
+    validate_router(config, &invalid)
+}
+
+fn validate_fallbacks(config: &Config, invalid: &impl Fn(KeyPath, String) -> ConfigError) -> Result<(), ConfigError> {
+    let root = KeyPath::default();
+    for (index, model) in config.models.iter().enumerate() {
+        let path = root.key("models").index(index).key("fallbacks");
+        for name in &model.fallbacks {
+            let Some(fallback) = config.models.iter().find(|other| other.name == *name) else {
+                return Err(invalid(path, format!("names '{name}', which is not a configured model name")));
+            };
+            if fallback.name == model.name {
+                return Err(invalid(path, format!("names the model itself ('{name}')")));
+            }
+            if fallback.kind != model.kind {
+                return Err(invalid(
+                    path,
+                    format!(
+                        "names '{name}', whose kind is {}: a {} model falls back to {} models only",
+                        fallback.kind.as_str(),
+                        model.kind.as_str(),
+                        model.kind.as_str()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn validate_router(config: &Config, invalid: &impl Fn(KeyPath, String) -> ConfigError) -> Result<(), ConfigError> {
+    let router = KeyPath::default().key("router");
+    let settings = &config.router;
+    if let Some(name) = &settings.sustain_model {
+        match config.models.iter().find(|model| model.name == *name) {
+            None => {
+                return Err(invalid(
+                    router.key("sustain_model"),
+                    format!("names '{name}', which is not a configured model name"),
+                ));
+            }
+            Some(model) if model.tier != 1 || model.kind != ModelKind::Chat => {
+                return Err(invalid(
+                    router.key("sustain_model"),
+                    format!("names '{name}': it must be a Tier 1 chat model"),
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    for (key, value) in
+        [("attempt_timeout_secs", settings.attempt_timeout_secs), ("health_check_secs", settings.health_check_secs)]
+    {
+        if value == 0 {
+            return Err(invalid(router.key(key), "must be greater than 0".to_owned()));
+        }
+    }
+    if settings.retry_backoff_max_ms < settings.retry_backoff_ms {
+        return Err(invalid(
+            router.key("retry_backoff_max_ms"),
+            "must not be smaller than retry_backoff_ms".to_owned(),
+        ));
+    }
+    let breaker = router.key("breaker");
+    if !(settings.breaker.error_rate > 0.0 && settings.breaker.error_rate <= 1.0) {
+        return Err(invalid(breaker.key("error_rate"), "must be above 0 and at most 1".to_owned()));
+    }
+    for (key, value) in [
+        ("consecutive_failures", u64::from(settings.breaker.consecutive_failures)),
+        ("window_secs", settings.breaker.window_secs),
+        ("open_secs", settings.breaker.open_secs),
+    ] {
+        if value == 0 {
+            return Err(invalid(breaker.key(key), "must be greater than 0".to_owned()));
+        }
+    }
+    for (index, backend) in config.backends.iter().enumerate() {
+        if backend.max_concurrency == Some(0) {
+            return Err(invalid(
+                KeyPath::default().key("backends").index(index).key("max_concurrency"),
+                "must be at least 1 (leave it out for no limit)".to_owned(),
+            ));
         }
     }
     Ok(())

@@ -33,15 +33,40 @@ fn the_example_config_loads() {
     let text =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/rampart.example.toml")).unwrap();
     let config = load_from_str(&text, "rampart.example.toml", &[]).unwrap();
-    assert_eq!(config.backends.len(), 5);
+    assert_eq!(config.backends.len(), 6);
     assert!(
         config.backends.iter().any(|backend| backend.kind == BackendKindConfig::Embedded && backend.path.is_some())
     );
     let local_chat = config.backends.iter().find(|backend| backend.name == "local-chat").unwrap();
     assert_eq!((local_chat.threads, local_chat.parallel, local_chat.max_queue), (Some(4), Some(4), Some(16)));
-    assert_eq!(config.backends[1].kind, BackendKindConfig::Anthropic);
+    assert_eq!(config.backends[2].kind, BackendKindConfig::Anthropic);
     assert!(config.models.iter().any(|model| model.kind == ModelKind::Embedding));
     assert_eq!(config.models[0].aliases, vec!["default".to_owned()]);
+    assert_eq!(config.models[0].replicas(), ["vllm", "vllm-2"]);
+    assert_eq!(config.models[1].fallbacks, ["chat-large"]);
+    assert_eq!(config.router.sustain_model.as_deref(), Some("chat-large"));
+    assert_eq!(config.router.breaker.consecutive_failures, 5);
+}
+
+#[test]
+fn routing_references_are_checked() {
+    let base = |model_extra: &str, router: &str| {
+        format!(
+            "[[backends]]\nname = \"a\"\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:1/v1\"\n\
+             [[models]]\nname = \"cloud\"\nbackend = \"a\"\ntier = 2\n{model_extra}\n\
+             [[models]]\nname = \"vectors\"\nbackend = \"a\"\nkind = \"embedding\"\n{router}"
+        )
+    };
+    let error = |text: String| load_from_str(&text, "rampart.toml", &[]).unwrap_err().to_string();
+    assert!(error(base("fallbacks = [\"nope\"]", "")).contains("'nope', which is not a configured model name"));
+    assert!(error(base("fallbacks = [\"cloud\"]", "")).contains("names the model itself"));
+    assert!(error(base("fallbacks = [\"vectors\"]", "")).contains("whose kind is embedding"));
+    assert!(error(base("backends = [\"a\"]", "")).contains("names backend 'a' twice"));
+    assert!(error(base("", "[router]\nsustain_model = \"cloud\"")).contains("must be a Tier 1 chat model"));
+    let missing = "[[models]]\nname = \"m\"\n";
+    assert!(error(missing.to_owned()).contains("is missing: name the [[backends]] entry"));
+    let message = error(base("", "[router.breaker]\nerror_rate = 1.5"));
+    assert!(message.contains("router.breaker.error_rate") && message.contains("at most 1"), "{message}");
 }
 
 #[test]

@@ -67,6 +67,17 @@ pub enum BackendError {
 }
 
 impl BackendError {
+    /// The configured name of the backend that failed.
+    pub fn backend(&self) -> &str {
+        match self {
+            BackendError::Unsupported { backend, .. }
+            | BackendError::Unreachable { backend, .. }
+            | BackendError::Timeout { backend, .. }
+            | BackendError::Upstream { backend, .. }
+            | BackendError::InvalidResponse { backend, .. } => backend,
+        }
+    }
+
     /// A short, low-cardinality label for metrics.
     pub fn metric_kind(&self) -> &'static str {
         match self {

@@ -2,15 +2,20 @@
 //!
 //! - [`Backend`]: one model server (OpenAI-compatible, Anthropic, Ollama, embedded runtime).
 //! - [`Store`]: durable state (SQLite embedded, PostgreSQL at scale).
+//! - [`Principal`]: who a request is charged to.
 //!
 //! This crate performs no I/O of its own and must never depend on a concrete engine: engines
 //! live in their own crates and are chosen by the binary at start-up.
 
 pub mod backend;
+pub mod principal;
 pub mod store;
+pub mod usage;
 
 pub use backend::*;
+pub use principal::*;
 pub use store::*;
+pub use usage::*;
 
 /// Seconds since the Unix epoch, as the OpenAI API reports `created`.
 pub fn unix_now_secs() -> i64 {

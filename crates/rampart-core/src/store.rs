@@ -2,6 +2,8 @@
 
 use async_trait::async_trait;
 
+use crate::usage::{UsageQuery, UsageRow};
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("storage URL '{url}' is not supported: {reason}")]
@@ -35,6 +37,10 @@ pub struct RequestLogEntry {
     pub latency_ms: u64,
     pub cost_usd: f64,
     pub error: Option<String>,
+    /// Who the request is charged to (see [`crate::Principal`]); `None` when it did not say.
+    pub api_key_id: Option<String>,
+    pub tenant: Option<String>,
+    pub user: Option<String>,
 }
 
 /// Filters for reading the request log; newest entries first.
@@ -61,4 +67,8 @@ pub trait Store: Send + Sync {
     async fn record_requests(&self, entries: &[RequestLogEntry]) -> Result<(), StoreError>;
 
     async fn list_requests(&self, query: &RequestLogQuery) -> Result<Vec<RequestLogEntry>, StoreError>;
+
+    /// Totals of the request log per group, highest cost first, then by key (byte order).
+    /// Sums of tokens saturate at `i64::MAX`.
+    async fn usage_summary(&self, query: &UsageQuery) -> Result<Vec<UsageRow>, StoreError>;
 }

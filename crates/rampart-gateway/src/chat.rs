@@ -17,9 +17,11 @@ use rampart_core::{BackendError, ChunkStream};
 use rampart_types::{ChatCompletionRequest, ChatCompletionResponse, ErrorResponse, ToolChoice};
 
 use crate::error::ApiError;
+use crate::hints::take_route_hints;
 use crate::middleware::{ModelLabel, RequestId};
+use crate::principal::principal_from;
 use crate::record::CallRecord;
-use crate::resolve::{field_error, observe_upstream, resolve_model};
+use crate::resolve::{field_error, observe_route, resolve_model};
 use crate::state::AppState;
 
 #[utoipa::path(
@@ -48,11 +50,16 @@ pub async fn chat_completions(
     match handle(&state, &headers, body, &mut record).await {
         Ok(Reply::Complete(response)) => {
             record.finish(200, None);
-            record.label(axum::Json(response).into_response())
+            let mut response = axum::Json(response).into_response();
+            record.served_headers(response.headers_mut(), true);
+            record.label(response)
         }
         Ok(Reply::Stream(chunks)) => {
             let label = ModelLabel(record.model.as_ref().map(|model| model.name.clone()).unwrap_or_default());
+            let mut served = HeaderMap::new();
+            record.served_headers(&mut served, false);
             let mut response = sse_response(chunks, record);
+            response.headers_mut().extend(served);
             response.extensions_mut().insert(label);
             response
         }
@@ -74,21 +81,24 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Body, record: &mut 
     record.requested_model = request.model.clone();
     record.stream = request.is_stream();
     record.include_usage = request.include_usage_in_stream();
+    record.principal = principal_from(headers, request.user.as_deref());
     validate(&request)?;
+    let hints = take_route_hints(headers, &mut request.extra)?;
     let model = resolve_model(state, &request.model, ModelKind::Chat)?;
     record.model = Some(model.clone());
-    request.model = model.upstream_model.clone();
-    let backend = model.backend.clone();
-    let deadline = state.limits.request_timeout;
+    let deadline = tokio::time::Instant::now() + state.limits.request_timeout;
     let started = Instant::now();
     if request.is_stream() {
-        let result = tokio::time::timeout(deadline, backend.chat_stream(&request)).await;
-        let chunks = observe_upstream(state, backend.name(), started, result, deadline)?;
-        return Ok(Reply::Stream(chunks));
+        let result = state.router.chat_stream(&model, &request, &hints, deadline).await;
+        let routed = observe_route(state, started, result)?;
+        record.served(&routed);
+        return Ok(Reply::Stream(routed.value));
     }
-    let result = tokio::time::timeout(deadline, backend.chat(&request)).await;
-    let mut response = observe_upstream(state, backend.name(), started, result, deadline)?;
-    response.model = model.name.clone();
+    let result = state.router.chat(&model, &request, &hints, deadline).await;
+    let routed = observe_route(state, started, result)?;
+    record.served(&routed);
+    let mut response = routed.value;
+    response.model = routed.model.name.clone();
     let usage = *response.usage.get_or_insert_with(Default::default);
     record.usage = Some(usage);
     Ok(Reply::Complete(response))
@@ -203,7 +213,7 @@ impl SseState {
     /// A failure after the stream started: the status line is sent, so the error goes out as a
     /// final event in OpenAI's error shape, which the official SDKs raise as an exception.
     fn fail(&mut self, error: BackendError) -> Bytes {
-        let backend = self.record.model.as_ref().map(|model| model.backend.name().to_owned()).unwrap_or_default();
+        let backend = self.record.backend.clone().unwrap_or_default();
         self.record
             .state_metrics()
             .upstream_errors

@@ -17,9 +17,11 @@ use rampart_types::{
 };
 
 use crate::error::ApiError;
+use crate::hints::take_route_hints;
 use crate::middleware::RequestId;
+use crate::principal::principal_from;
 use crate::record::CallRecord;
-use crate::resolve::{field_error, observe_upstream, resolve_model};
+use crate::resolve::{field_error, observe_route, resolve_model};
 use crate::state::AppState;
 
 /// OpenAI's limit on inputs per request.
@@ -47,7 +49,9 @@ pub async fn embeddings(
     match handle(&state, &headers, body, &mut record).await {
         Ok(response) => {
             record.finish(200, None);
-            record.label(axum::Json(response).into_response())
+            let mut response = axum::Json(response).into_response();
+            record.served_headers(response.headers_mut(), true);
+            record.label(response)
         }
         Err(error) => {
             record.finish(error.status().as_u16(), Some(error.to_string()));
@@ -68,6 +72,7 @@ async fn handle(
     }
     let request: EmbeddingRequest = from_json_object(value).map_err(field_error)?;
     record.requested_model = request.model.clone();
+    record.principal = principal_from(headers, request.user.as_deref());
     let inputs = validate_inputs(&request.input)?;
     if request.dimensions == Some(0) {
         return Err(ApiError::invalid("'dimensions' must be at least 1", Some("dimensions")));
@@ -80,10 +85,14 @@ async fn handle(
         dimensions: request.dimensions,
         user: request.user.clone(),
     };
-    let deadline = state.limits.request_timeout;
+    let deadline = tokio::time::Instant::now() + state.limits.request_timeout;
     let started = Instant::now();
-    let result = tokio::time::timeout(deadline, model.backend.embed(&call)).await;
-    let embeddings = observe_upstream(state, model.backend.name(), started, result, deadline)?;
+    let hints = take_route_hints(headers, &mut serde_json::Map::new())?;
+    let result = state.router.embed(&model, &call, &hints, deadline).await;
+    let routed = observe_route(state, started, result)?;
+    record.served(&routed);
+    let model = routed.model.clone();
+    let embeddings = routed.value;
     record.usage = Some(Usage::new(embeddings.prompt_tokens, 0));
     let format = request.encoding_format.unwrap_or(EncodingFormat::Float);
     let data = embeddings

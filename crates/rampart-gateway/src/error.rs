@@ -3,6 +3,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rampart_core::BackendError;
+use rampart_router::RouteError;
 use rampart_types::ErrorResponse;
 
 /// Every way a gateway request can fail, with what the client needs to fix it.
@@ -23,7 +24,13 @@ pub enum ApiError {
     #[error("the request did not finish within {secs} s")]
     RequestTimeout { secs: u64 },
     #[error("{message}")]
-    Unavailable { message: String },
+    Unavailable { message: String, retry_after_secs: u64 },
+    /// Shed by backpressure: every candidate backend's queue is full.
+    #[error("{message}")]
+    Overloaded { message: String, retry_after_secs: u64 },
+    /// The request must stay on Tier 1 and the model runs in the cloud; nothing was sent.
+    #[error("{message}")]
+    Tier1Required { message: String },
     #[error("internal error while handling request {request_id}; the server logged the details")]
     Internal { request_id: String },
 }
@@ -42,6 +49,8 @@ impl ApiError {
             ApiError::Backend(error) => backend_status(error),
             ApiError::RequestTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Overloaded { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Tier1Required { .. } => StatusCode::FORBIDDEN,
             ApiError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -71,6 +80,12 @@ impl ApiError {
                 ErrorResponse::new("timeout_error", message).with_code("request_timeout")
             }
             ApiError::Unavailable { .. } => ErrorResponse::new("service_unavailable", message),
+            ApiError::Overloaded { .. } => {
+                ErrorResponse::new("rate_limit_exceeded", message).with_code("rate_limit_exceeded")
+            }
+            ApiError::Tier1Required { .. } => ErrorResponse::new("invalid_request_error", message)
+                .with_param(Some("model".to_owned()))
+                .with_code("tier1_required"),
             ApiError::Internal { .. } => ErrorResponse::new("api_error", message).with_code("internal_error"),
         }
     }
@@ -117,12 +132,27 @@ fn backend_body(error: &BackendError) -> ErrorResponse {
     }
 }
 
+impl From<RouteError> for ApiError {
+    fn from(error: RouteError) -> Self {
+        let message = error.to_string();
+        match error {
+            RouteError::Backend(error) => ApiError::Backend(error),
+            RouteError::Tier1Required { .. } => ApiError::Tier1Required { message },
+            RouteError::Overloaded { retry_after_secs, .. } => ApiError::Overloaded { message, retry_after_secs },
+            RouteError::Unavailable { retry_after_secs, .. } => ApiError::Unavailable { message, retry_after_secs },
+            RouteError::DeadlineExceeded { secs } => ApiError::RequestTimeout { secs },
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let retry_after = match &self {
             ApiError::Backend(BackendError::Upstream { retry_after_secs: Some(secs), .. }) => Some(*secs),
-            ApiError::Unavailable { .. } => Some(5),
+            ApiError::Unavailable { retry_after_secs, .. } | ApiError::Overloaded { retry_after_secs, .. } => {
+                Some(*retry_after_secs)
+            }
             _ => None,
         };
         let mut response = (status, axum::Json(self.to_body())).into_response();

@@ -15,7 +15,6 @@ use utoipa::ToSchema;
 use crate::metrics::{BackendLabels, Metrics};
 use crate::state::AppState;
 
-const PROBE_INTERVAL: Duration = Duration::from_secs(15);
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -51,15 +50,19 @@ pub struct HealthMonitor {
 }
 
 impl HealthMonitor {
-    /// Probes every backend now and then every 15 s, until the returned task is aborted.
+    /// Probes every backend now and then every `interval`, until the returned task is
+    /// aborted. Each result also goes to the backend's circuit (see `Router::observe_health`).
     pub fn spawn(
         self: &Arc<Self>,
-        backends: Vec<Arc<dyn Backend>>,
+        router: rampart_router::Router,
+        interval: Duration,
         metrics: Arc<Metrics>,
     ) -> tokio::task::JoinHandle<()> {
         let monitor = self.clone();
+        let backends: Vec<Arc<dyn Backend>> =
+            router.catalog().backends().iter().map(|handle| handle.backend.clone()).collect();
         tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(PROBE_INTERVAL);
+            let mut ticker = tokio::time::interval(interval);
             loop {
                 ticker.tick().await;
                 let probes = backends.iter().map(|backend| async {
@@ -73,6 +76,7 @@ impl HealthMonitor {
                 });
                 for (name, detail) in futures_util::future::join_all(probes).await {
                     let ok = detail.is_none();
+                    router.observe_health(&name, detail.clone().map_or(Ok(()), Err));
                     metrics.backend_up.get_or_create(&BackendLabels { backend: name.clone() }).set(i64::from(ok));
                     if let Ok(mut map) = monitor.backends.write() {
                         let was_ok = map.get(&name).map(|probe| probe.ok);
@@ -129,7 +133,8 @@ async fn storage_health(state: &AppState) -> ComponentHealth {
 }
 
 async fn report(state: &AppState) -> HealthReport {
-    let names: Vec<String> = state.catalog.backends().iter().map(|backend| backend.name().to_owned()).collect();
+    let names: Vec<String> =
+        state.router.catalog().backends().iter().map(|backend| backend.name().to_owned()).collect();
     let mut components = state.health.snapshot(&names);
     let storage = storage_health(state).await;
     let storage_ok = storage.status == "ok";

@@ -6,22 +6,25 @@
 //! servers come in through `rampart_core` traits. No panic escapes a handler.
 
 mod body;
-mod catalog;
 mod chat;
 mod embeddings;
 mod error;
 mod health;
+mod hints;
 mod metrics;
 mod middleware;
 mod models;
 mod openapi;
+mod principal;
 mod record;
 mod request_log;
 mod requests_api;
 mod resolve;
+mod router_api;
 mod server;
 mod state;
 mod ui;
+mod usage_api;
 
 use std::sync::Arc;
 
@@ -30,11 +33,12 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-pub use catalog::{CatalogError, ModelCatalog, ResolvedModel};
 pub use error::ApiError;
 pub use health::HealthMonitor;
 pub use metrics::Metrics;
 pub use openapi::openapi_json;
+pub use principal::{MAX_PRINCIPAL_VALUE_BYTES, TENANT_HEADER, USER_HEADER, principal_from};
+pub use rampart_router::{CatalogError, ModelCatalog, ResolvedModel, Router as ModelRouter};
 pub use request_log::RequestLogger;
 pub use server::{ServeOptions, serve};
 pub use state::{AppState, Limits};
@@ -52,6 +56,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(metrics_text))
         .route("/openapi.json", get(openapi_document))
         .route("/api/v1/requests", get(requests_api::list_requests))
+        .route("/api/v1/router", get(router_api::router_status))
+        .route("/api/v1/usage", get(usage_api::usage_summary))
         .merge(ui::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);

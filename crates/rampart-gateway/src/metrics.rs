@@ -69,6 +69,11 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// For other crates' metrics (the router's), registered before serving starts.
+    pub fn registry_mut(&mut self) -> &mut Registry {
+        &mut self.registry
+    }
+
     pub fn new() -> Self {
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();

@@ -6,15 +6,16 @@ use axum::Json;
 use axum::extract::{Path, State};
 use rampart_types::{ErrorResponse, ModelList, ModelObject};
 
-use crate::catalog::ResolvedModel;
 use crate::error::ApiError;
 use crate::state::AppState;
+use rampart_router::ResolvedModel;
 
 #[utoipa::path(get, path = "/v1/models", tag = "openai",
     responses((status = 200, description = "Models and aliases", body = ModelList)))]
 pub async fn list_models(State(state): State<Arc<AppState>>) -> Json<ModelList> {
     let data = state
-        .catalog
+        .router
+        .catalog()
         .models()
         .iter()
         .flat_map(|model| {
@@ -35,7 +36,7 @@ pub async fn get_model(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
 ) -> Result<Json<ModelObject>, ApiError> {
-    match state.catalog.resolve(&id) {
+    match state.router.catalog().resolve(&id) {
         Some(model) => Ok(Json(model_object(&state, model, &id))),
         None => Err(crate::resolve::model_not_found(&state, &id)),
     }
@@ -46,7 +47,7 @@ fn model_object(state: &AppState, model: &ResolvedModel, id: &str) -> ModelObjec
         id: id.to_owned(),
         object: "model".to_owned(),
         created: state.started_unix_secs,
-        owned_by: model.backend.name().to_owned(),
+        owned_by: model.primary_backend().to_owned(),
         root: Some(model.name.clone()),
         tier: Some(model.tier),
         kind: Some(model.kind.as_str().to_owned()),

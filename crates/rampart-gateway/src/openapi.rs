@@ -19,6 +19,8 @@ use utoipa::OpenApi;
         crate::health::healthz,
         crate::health::readyz,
         crate::requests_api::list_requests,
+        crate::usage_api::usage_summary,
+        crate::router_api::router_status,
         metrics,
     ),
     tags(

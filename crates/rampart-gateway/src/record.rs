@@ -4,11 +4,11 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use rampart_core::{RequestLogEntry, unix_now_millis};
+use rampart_core::{Principal, RequestLogEntry, unix_now_millis};
 use rampart_types::Usage;
 
-use crate::catalog::ResolvedModel;
 use crate::state::AppState;
+use rampart_router::ResolvedModel;
 
 /// Status recorded when the client disconnects before the response is complete (nginx's 499).
 pub const CLIENT_CLOSED_REQUEST: u16 = 499;
@@ -20,12 +20,19 @@ pub struct CallRecord {
     started: Instant,
     started_unix_ms: i64,
     pub requested_model: String,
+    /// The model that answered (the one asked for, or a fallback).
     pub model: Option<Arc<ResolvedModel>>,
+    /// The backend that answered.
+    pub backend: Option<String>,
+    /// Upstream attempts made, retries and fallbacks included.
+    pub attempts: u32,
     pub stream: bool,
     /// Whether a stream's client asked for usage (`stream_options.include_usage`).
     pub include_usage: bool,
     /// Usage seen so far (streams report it at the end).
     pub usage: Option<Usage>,
+    /// Who the call is charged to (`crate::principal::principal_from`); nobody until set.
+    pub principal: Principal,
     finished: bool,
 }
 
@@ -39,9 +46,12 @@ impl CallRecord {
             started_unix_ms: unix_now_millis(),
             requested_model: String::new(),
             model: None,
+            backend: None,
+            attempts: 0,
             stream: false,
             include_usage: false,
             usage: None,
+            principal: Principal::default(),
             finished: false,
         }
     }
@@ -52,6 +62,36 @@ impl CallRecord {
             response.extensions_mut().insert(crate::middleware::ModelLabel(model.name.clone()));
         }
         response
+    }
+
+    /// Notes which model and backend answered, after how many attempts.
+    pub fn served<T>(&mut self, routed: &rampart_router::Routed<T>) {
+        self.model = Some(routed.model.clone());
+        self.backend = Some(routed.backend.clone());
+        self.attempts = routed.attempts;
+    }
+
+    /// Says who answered, and for a complete answer what it cost: `x-rampart-model`,
+    /// `x-rampart-backend`, `x-rampart-attempts` and `x-rampart-cost` (US dollars).
+    pub fn served_headers(&self, headers: &mut axum::http::HeaderMap, with_cost: bool) {
+        use axum::http::HeaderValue;
+        let Some(model) = &self.model else { return };
+        if let Ok(value) = HeaderValue::from_str(&model.name) {
+            headers.insert("x-rampart-model", value);
+        }
+        if let Some(backend) = &self.backend
+            && let Ok(value) = HeaderValue::from_str(backend)
+        {
+            headers.insert("x-rampart-backend", value);
+        }
+        headers.insert("x-rampart-attempts", HeaderValue::from(self.attempts));
+        if with_cost {
+            let (tokens_in, tokens_out) =
+                self.usage.map(|usage| (usage.prompt_tokens, usage.completion_tokens)).unwrap_or((0, 0));
+            if let Ok(value) = HeaderValue::from_str(&format_cost(model.price.cost_usd(tokens_in, tokens_out))) {
+                headers.insert("x-rampart-cost", value);
+            }
+        }
     }
 
     pub fn state_metrics(&self) -> &crate::metrics::Metrics {
@@ -68,7 +108,8 @@ impl CallRecord {
             Some(model) => {
                 let cost = model.price.cost_usd(tokens_in, tokens_out);
                 self.state.metrics.record_usage(&model.name, tokens_in, tokens_out, cost);
-                (model.name.clone(), model.backend.name().to_owned(), cost)
+                let backend = self.backend.clone().unwrap_or_else(|| model.primary_backend().to_owned());
+                (model.name.clone(), backend, cost)
             }
             None => (String::new(), String::new(), 0.0),
         };
@@ -87,8 +128,16 @@ impl CallRecord {
             latency_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
             cost_usd,
             error,
+            api_key_id: self.principal.api_key_id.clone(),
+            tenant: self.principal.tenant.clone(),
+            user: self.principal.user.clone(),
         });
     }
+}
+
+/// US dollars with enough decimals for one cheap call (a millionth of a cent).
+pub fn format_cost(cost_usd: f64) -> String {
+    format!("{cost_usd:.8}")
 }
 
 impl Drop for CallRecord {

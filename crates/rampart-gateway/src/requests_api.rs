@@ -12,6 +12,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RequestsParams {
     /// Entries per page, 1..=1000 (default 50).
@@ -39,6 +40,12 @@ pub struct RequestRecord {
     pub latency_ms: u64,
     pub cost_usd: f64,
     pub error: Option<String>,
+    /// Fingerprint of the bearer token the request carried (`key_` and 16 hex digits).
+    pub api_key_id: Option<String>,
+    /// `x-rampart-tenant`, as sent.
+    pub tenant: Option<String>,
+    /// The body's `user`, else `x-rampart-user`, as sent.
+    pub user: Option<String>,
 }
 
 impl From<RequestLogEntry> for RequestRecord {
@@ -57,6 +64,9 @@ impl From<RequestLogEntry> for RequestRecord {
             latency_ms: entry.latency_ms,
             cost_usd: entry.cost_usd,
             error: entry.error,
+            api_key_id: entry.api_key_id,
+            tenant: entry.tenant,
+            user: entry.user,
         }
     }
 }
@@ -89,11 +99,10 @@ pub async fn list_requests(
         model: params.model,
         status: params.status,
     };
-    let entries = state
-        .store
-        .list_requests(&query)
-        .await
-        .map_err(|error| ApiError::Unavailable { message: format!("the request log is unavailable: {error}") })?;
+    let entries = state.store.list_requests(&query).await.map_err(|error| ApiError::Unavailable {
+        message: format!("the request log is unavailable: {error}"),
+        retry_after_secs: 5,
+    })?;
     let next_before = (entries.len() == limit as usize).then(|| entries.last().map(|entry| entry.id.clone())).flatten();
     Ok(Json(RequestPage { object: "list", data: entries.into_iter().map(RequestRecord::from).collect(), next_before }))
 }

@@ -1,16 +1,16 @@
 //! Steps shared by the model endpoints: field errors, model lookup, upstream bookkeeping.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rampart_config::ModelKind;
-use rampart_core::BackendError;
+use rampart_router::{RouteError, Routed};
 use rampart_types::FieldError;
 
-use crate::catalog::ResolvedModel;
 use crate::error::ApiError;
 use crate::metrics::{BackendLabels, UpstreamErrorLabels};
 use crate::state::AppState;
+use rampart_router::ResolvedModel;
 
 pub fn field_error(error: FieldError) -> ApiError {
     ApiError::InvalidRequest { message: error.message, param: error.param, code: None }
@@ -18,7 +18,7 @@ pub fn field_error(error: FieldError) -> ApiError {
 
 /// Finds the model by name or alias; a miss suggests close names, a kind mismatch says why.
 pub fn resolve_model(state: &AppState, name: &str, wanted: ModelKind) -> Result<Arc<ResolvedModel>, ApiError> {
-    let Some(model) = state.catalog.resolve(name) else {
+    let Some(model) = state.router.catalog().resolve(name) else {
         return Err(model_not_found(state, name));
     };
     if model.kind != wanted {
@@ -36,9 +36,9 @@ pub fn resolve_model(state: &AppState, name: &str, wanted: ModelKind) -> Result<
 
 /// 404 for an unknown model, suggesting close names.
 pub fn model_not_found(state: &AppState, name: &str) -> ApiError {
-    let suggestions = state.catalog.suggestions(name);
+    let suggestions = state.router.catalog().suggestions(name);
     let hint = if suggestions.is_empty() {
-        if state.catalog.models().is_empty() {
+        if state.router.catalog().models().is_empty() {
             " No models are configured: add [[backends]] and [[models]] to the config.".to_owned()
         } else {
             " GET /v1/models lists the available models.".to_owned()
@@ -52,29 +52,34 @@ pub fn model_not_found(state: &AppState, name: &str) -> ApiError {
     ApiError::ModelNotFound { message: format!("The model '{name}' does not exist.{hint}") }
 }
 
-/// Records upstream latency and errors, and turns a deadline overrun into a 504.
-pub fn observe_upstream<T>(
+/// Records the routed call's upstream latency, or its error, by backend.
+pub fn observe_route<T>(
     state: &AppState,
-    backend: &str,
     started: Instant,
-    result: Result<Result<T, BackendError>, tokio::time::error::Elapsed>,
-    deadline: Duration,
-) -> Result<T, ApiError> {
-    state
-        .metrics
-        .upstream_duration
-        .get_or_create(&BackendLabels { backend: backend.to_owned() })
-        .observe(started.elapsed().as_secs_f64());
-    let error = match result {
-        Ok(Ok(value)) => return Ok(value),
-        Ok(Err(error)) => error,
-        Err(_) => BackendError::Timeout { backend: backend.to_owned(), timeout: deadline },
-    };
-    state
-        .metrics
-        .upstream_errors
-        .get_or_create(&UpstreamErrorLabels { backend: backend.to_owned(), kind: error.metric_kind() })
-        .inc();
-    tracing::warn!(backend, error = %error, "upstream call failed");
-    Err(ApiError::Backend(error))
+    result: Result<Routed<T>, RouteError>,
+) -> Result<Routed<T>, ApiError> {
+    match result {
+        Ok(routed) => {
+            state
+                .metrics
+                .upstream_duration
+                .get_or_create(&BackendLabels { backend: routed.backend.clone() })
+                .observe(started.elapsed().as_secs_f64());
+            Ok(routed)
+        }
+        Err(error) => {
+            if let RouteError::Backend(error) = &error {
+                state
+                    .metrics
+                    .upstream_errors
+                    .get_or_create(&UpstreamErrorLabels {
+                        backend: error.backend().to_owned(),
+                        kind: error.metric_kind(),
+                    })
+                    .inc();
+            }
+            tracing::warn!(error = %error, "routed call failed");
+            Err(ApiError::from(error))
+        }
+    }
 }

@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 use rampart_config::ServerConfig;
 use rampart_core::Store;
 
-use crate::catalog::ModelCatalog;
 use crate::health::HealthMonitor;
 use crate::metrics::Metrics;
 use crate::request_log::RequestLogger;
@@ -28,7 +27,8 @@ impl From<&ServerConfig> for Limits {
 }
 
 pub struct AppState {
-    pub catalog: ModelCatalog,
+    /// The model catalog with its circuits, queues and fallbacks.
+    pub router: rampart_router::Router,
     pub store: Arc<dyn Store>,
     pub metrics: Arc<Metrics>,
     pub request_log: RequestLogger,

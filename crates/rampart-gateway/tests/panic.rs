@@ -8,7 +8,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::Request;
 use axum::routing::get;
-use rampart_gateway::{AppState, HealthMonitor, Limits, Metrics, ModelCatalog, RequestLogger, observed};
+use rampart_gateway::{AppState, HealthMonitor, Limits, Metrics, ModelCatalog, ModelRouter, RequestLogger, observed};
 use tower::ServiceExt;
 
 async fn state() -> Arc<AppState> {
@@ -16,7 +16,7 @@ async fn state() -> Arc<AppState> {
     let metrics = Arc::new(Metrics::new());
     let (request_log, _writer) = RequestLogger::spawn(store.clone(), metrics.clone());
     Arc::new(AppState {
-        catalog: ModelCatalog::default(),
+        router: ModelRouter::new(ModelCatalog::default(), Default::default()),
         store,
         metrics,
         request_log,

@@ -11,6 +11,7 @@
 mod postgres;
 mod request_log;
 mod sqlite;
+mod usage;
 
 use std::sync::Arc;
 

@@ -4,11 +4,12 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use rampart_core::{RequestLogEntry, RequestLogQuery, Store, StoreError};
+use rampart_core::{RequestLogEntry, RequestLogQuery, Store, StoreError, UsageQuery, UsageRow};
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 
 use crate::request_log::{self, INSERT_CHUNK_ROWS, StoredRequest};
+use crate::usage::{self, Dialect, StoredUsage};
 use crate::{query_error, redact_url_password, sqlx_detail};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -104,5 +105,14 @@ impl Store for PostgresStore {
             .into_iter()
             .map(StoredRequest::into_entry)
             .collect()
+    }
+
+    async fn usage_summary(&self, query: &UsageQuery) -> Result<Vec<UsageRow>, StoreError> {
+        let groups = usage::summary_statement(query, Dialect::Postgres)
+            .build_query_as::<StoredUsage>()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(query_error)?;
+        usage::into_rows(query.group_by, groups)
     }
 }

@@ -4,7 +4,7 @@
 use rampart_core::{RequestLogEntry, RequestLogQuery, StoreError};
 use sqlx::{Database, Encode, QueryBuilder, Type};
 
-/// Rows per `INSERT`: 13 bound values each, far below both engines' limits on bound values
+/// Rows per `INSERT`: 16 bound values each, far below both engines' limits on bound values
 /// (32766 for SQLite, 65535 for PostgreSQL) whatever size of batch the caller hands over.
 pub(crate) const INSERT_CHUNK_ROWS: usize = 500;
 
@@ -14,7 +14,7 @@ pub(crate) const DEFAULT_LIST_LIMIT: u32 = 50;
 pub(crate) const MAX_LIST_LIMIT: u32 = 1000;
 
 const COLUMNS: &str = "id, request_id, time_unix_ms, endpoint, model, backend, status, stream, \
-                       tokens_in, tokens_out, latency_ms, cost_usd, error";
+                       tokens_in, tokens_out, latency_ms, cost_usd, error, api_key_id, tenant, end_user";
 
 /// One `request_log` row as the engines hold it: signed integers, no `u64`.
 #[derive(Debug, sqlx::FromRow)]
@@ -32,6 +32,9 @@ pub(crate) struct StoredRequest {
     latency_ms: i64,
     cost_usd: f64,
     error: Option<String>,
+    api_key_id: Option<String>,
+    tenant: Option<String>,
+    end_user: Option<String>,
 }
 
 impl StoredRequest {
@@ -52,6 +55,9 @@ impl StoredRequest {
             stream: self.stream,
             cost_usd: self.cost_usd,
             error: self.error,
+            api_key_id: self.api_key_id,
+            tenant: self.tenant,
+            user: self.end_user,
         })
     }
 }
@@ -110,7 +116,10 @@ where
             .push_bind(count_to_stored(entry.tokens_out))
             .push_bind(count_to_stored(entry.latency_ms))
             .push_bind(cost_to_stored(entry.cost_usd))
-            .push_bind(entry.error.as_deref());
+            .push_bind(entry.error.as_deref())
+            .push_bind(entry.api_key_id.as_deref())
+            .push_bind(entry.tenant.as_deref())
+            .push_bind(entry.user.as_deref());
     });
     statement
 }

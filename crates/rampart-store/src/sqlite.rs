@@ -4,10 +4,11 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use rampart_core::{RequestLogEntry, RequestLogQuery, Store, StoreError};
+use rampart_core::{RequestLogEntry, RequestLogQuery, Store, StoreError, UsageQuery, UsageRow};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::request_log::{self, INSERT_CHUNK_ROWS, StoredRequest};
+use crate::usage::{self, Dialect, StoredUsage};
 use crate::{query_error, sqlx_detail};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -106,6 +107,15 @@ impl Store for SqliteStore {
             .into_iter()
             .map(StoredRequest::into_entry)
             .collect()
+    }
+
+    async fn usage_summary(&self, query: &UsageQuery) -> Result<Vec<UsageRow>, StoreError> {
+        let groups = usage::summary_statement(query, Dialect::Sqlite)
+            .build_query_as::<StoredUsage>()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(query_error)?;
+        usage::into_rows(query.group_by, groups)
     }
 }
 

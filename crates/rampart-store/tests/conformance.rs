@@ -13,11 +13,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rampart_core::{RequestLogEntry, RequestLogQuery, Store, StoreError};
+use rampart_core::{RequestLogEntry, RequestLogQuery, Store, StoreError, UsageQuery};
 use rampart_store::open_store;
 use sqlx::Connection;
 use tempfile::TempDir;
+use usage::*;
 use uuid::Uuid;
+
+/// The usage-summary checks, kept in a file of their own.
+#[path = "conformance/usage.rs"]
+mod usage;
 
 const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 /// 2025-06-15, so every test row has a fixed, recognisable time.
@@ -138,6 +143,13 @@ conformance!(
     filters_and_cursor_combine,
     records_500_rows_in_one_call,
     failed_batch_stores_nothing,
+    usage_totals_per_key_tenant_and_user,
+    usage_totals_per_model_backend_and_day,
+    usage_filters_match_exactly,
+    usage_empty_filter_asks_for_requests_without_one,
+    usage_time_bounds_are_since_inclusive_until_exclusive,
+    usage_ties_order_by_key_in_byte_order,
+    usage_token_sums_saturate_and_extreme_days_report,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -160,6 +172,9 @@ fn entry(index: usize, model: &str) -> RequestLogEntry {
         latency_ms: 100 + index_u64,
         cost_usd: index as f64 * 0.000_125,
         error: (index.is_multiple_of(3)).then(|| "rate limited".to_owned()),
+        api_key_id: None,
+        tenant: None,
+        user: None,
     }
 }
 
@@ -202,6 +217,7 @@ async fn empty_store_lists_nothing(store: Arc<dyn Store>) {
         status: Some(200),
     };
     assert_eq!(list(&store, &filtered).await, vec![]);
+    assert_eq!(store.usage_summary(&UsageQuery::default()).await.expect("usage_summary"), vec![]);
 }
 
 async fn empty_batch_is_accepted(store: Arc<dyn Store>) {
@@ -224,6 +240,9 @@ async fn round_trip_keeps_every_field(store: Arc<dyn Store>) {
         latency_ms: 30_001,
         cost_usd: 0.000_123_456_789,
         error: Some("upstream said: 'bad gateway' \"twice\"; ünïcode ✓ -- DROP TABLE x".to_owned()),
+        api_key_id: Some("key_0123456789abcdef".to_owned()),
+        tenant: Some("acmé ✓ 'quoted'".to_owned()),
+        user: Some("user-42@example.com".to_owned()),
     };
     let streamed = RequestLogEntry {
         id: Uuid::now_v7().to_string(),
@@ -239,6 +258,9 @@ async fn round_trip_keeps_every_field(store: Arc<dyn Store>) {
         latency_ms: 0,
         cost_usd: 12.5,
         error: None,
+        api_key_id: None,
+        tenant: None,
+        user: None,
     };
     record(&store, &[failed.clone(), streamed.clone()]).await;
 

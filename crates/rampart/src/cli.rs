@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -34,6 +34,9 @@ pub enum Command {
     Models(ModelsArgs),
     /// Show the request log (reads the configured storage directly).
     Logs(LogsArgs),
+    /// Total requests, errors, tokens and cost per key, tenant, user, model, backend or day
+    /// (reads the configured storage directly).
+    Usage(UsageArgs),
     /// Inspect the configuration.
     Config(ConfigArgs),
     /// Print the version.
@@ -136,6 +139,44 @@ pub struct LogsArgs {
     /// Print JSON lines.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UsageArgs {
+    /// What to total by: API key id, tenant, end user, model, backend or UTC day.
+    #[arg(long, value_enum, default_value_t = UsageBy::Model)]
+    pub by: UsageBy,
+    /// Only requests since then: a span back from now (30m, 24h, 7d, 2w) or an RFC 3339 time.
+    #[arg(long, value_name = "WHEN", value_parser = crate::usage::parse_time_arg)]
+    pub since: Option<i64>,
+    /// Only requests before then (same forms as --since).
+    #[arg(long, value_name = "WHEN", value_parser = crate::usage::parse_time_arg)]
+    pub until: Option<i64>,
+    /// Only this model (name or alias as the client sent it).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Only this tenant (x-rampart-tenant); "" for requests that named none.
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// Only this API key id (key_ and 16 hex digits, as `--by key` shows it).
+    #[arg(long)]
+    pub key: Option<String>,
+    /// Only this end user (the OpenAI `user` field or x-rampart-user).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Print JSON lines, one per group.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UsageBy {
+    Key,
+    Tenant,
+    User,
+    Model,
+    Backend,
+    Day,
 }
 
 #[derive(Debug, Args)]

@@ -47,7 +47,8 @@ pub async fn logs(config_path: Option<&Path>, args: LogsArgs) -> Result<(), CliE
                 "endpoint": entry.endpoint, "model": entry.model, "backend": entry.backend,
                 "status": entry.status, "stream": entry.stream, "tokens_in": entry.tokens_in,
                 "tokens_out": entry.tokens_out, "latency_ms": entry.latency_ms, "cost_usd": entry.cost_usd,
-                "error": entry.error,
+                "error": entry.error, "api_key_id": entry.api_key_id, "tenant": entry.tenant,
+                "user": entry.user,
             });
             say!("{line}");
         }
@@ -87,7 +88,7 @@ pub async fn logs(config_path: Option<&Path>, args: LogsArgs) -> Result<(), CliE
     Ok(())
 }
 
-fn truncate(text: &str, width: usize) -> String {
+pub(crate) fn truncate(text: &str, width: usize) -> String {
     if text.chars().count() <= width {
         text.to_owned()
     } else {

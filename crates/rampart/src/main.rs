@@ -9,6 +9,7 @@ mod client;
 mod commands;
 mod pull;
 mod serve;
+mod usage;
 
 use std::process::ExitCode;
 
@@ -75,6 +76,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             ModelsCommand::Pull(pull) => pull::pull(config_path, pull).await,
         },
         Command::Logs(args) => commands::logs(config_path, args).await,
+        Command::Usage(args) => usage::usage(config_path, args).await,
         Command::Config(args) => match args.command {
             ConfigCommand::Check(check) => commands::config_check(config_path, check),
         },

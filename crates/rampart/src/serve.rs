@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rampart_config::{Config, LogFormat};
-use rampart_gateway::{AppState, HealthMonitor, Limits, Metrics, ModelCatalog, RequestLogger, ServeOptions};
+use rampart_gateway::{
+    AppState, HealthMonitor, Limits, Metrics, ModelCatalog, ModelRouter, RequestLogger, ServeOptions,
+};
 
 use crate::CliError;
 use crate::cli::ServeArgs;
@@ -30,19 +32,22 @@ pub async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result<(), Cl
     for backend in &config.backends {
         backends.push(build_backend(backend).await?);
     }
-    let catalog = ModelCatalog::new(&config, backends.clone()).map_err(|error| CliError::failed(error.to_string()))?;
+    let catalog = ModelCatalog::new(&config, backends).map_err(|error| CliError::failed(error.to_string()))?;
     if catalog.models().is_empty() {
         tracing::warn!(
             "no models are configured: add [[backends]] and [[models]] to the config (see config/rampart.example.toml)"
         );
     }
 
-    let metrics = Arc::new(Metrics::new());
+    let router = ModelRouter::new(catalog, config.router.clone());
+    let mut metrics = Metrics::new();
+    router.metrics().register(metrics.registry_mut());
+    let metrics = Arc::new(metrics);
     let (request_log, log_writer) = RequestLogger::spawn(store.clone(), metrics.clone());
     let health = Arc::new(HealthMonitor::default());
-    let prober = health.spawn(backends, metrics.clone());
+    let prober = health.spawn(router.clone(), Duration::from_secs(config.router.health_check_secs), metrics.clone());
     let state = Arc::new(AppState {
-        catalog,
+        router,
         store,
         metrics,
         request_log,
@@ -62,7 +67,7 @@ pub async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result<(), Cl
     })?;
     let address =
         listener.local_addr().map(|address| address.to_string()).unwrap_or_else(|_| config.server.listen.clone());
-    tracing::info!(%address, models = state.catalog.models().len(), "listening");
+    tracing::info!(%address, models = state.router.catalog().models().len(), "listening");
     eprintln!("Rampart is serving the OpenAI API at http://{address}/v1");
 
     let options = ServeOptions {
@@ -124,11 +129,16 @@ fn use_default_models(config: &mut Config) -> Result<(), CliError> {
         threads: None,
         context_window: None,
         parallel: None,
+        max_concurrency: None,
         max_queue: None,
     };
     let model = |name: &str, backend: &str, kind: ModelKind, aliases: Vec<String>| ModelConfig {
         name: name.to_owned(),
-        backend: backend.to_owned(),
+        backend: Some(backend.to_owned()),
+        backends: Vec::new(),
+        fallbacks: Vec::new(),
+        privacy_mode: false,
+        sustain: true,
         upstream_model: None,
         aliases,
         tier: 1,

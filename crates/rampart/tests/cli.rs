@@ -23,6 +23,7 @@ fn version_and_help() {
         &["chat", "--help"],
         &["models", "--help"],
         &["logs", "--help"],
+        &["usage", "--help"],
         &["config", "check", "--help"],
     ] {
         let (code, out, _) = run_cli(command, &[]);

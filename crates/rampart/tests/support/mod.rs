@@ -2,6 +2,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod fake_upstream;
+pub mod scripted;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -96,12 +97,23 @@ name = "llama-embed"
 backend = "fake-ollama"
 upstream_model = "nomic"
 kind = "embedding"
-"#,
+{PLAIN_ROUTING}"#,
         openai = upstream.url("/v1"),
         anthropic = upstream.url("/anthropic"),
         ollama = upstream.url("/ollama"),
     )
 }
+
+/// Routing kept out of the way for tests about translation and the HTTP edge: no retries, and
+/// circuits that do not open (one fake backend serves many behaviours, failing ones included).
+pub const PLAIN_ROUTING: &str = r#"
+[router]
+max_retries = 0
+[router.breaker]
+consecutive_failures = 100000
+min_calls = 100000
+open_on_failed_health_check = false
+"#;
 
 fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
