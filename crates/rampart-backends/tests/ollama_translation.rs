@@ -289,6 +289,7 @@ async fn an_unreachable_server_is_reported_as_such() {
         threads: None,
         context_window: None,
         parallel: None,
+        max_concurrency: None,
         max_queue: None,
         api_key: None,
         timeout_secs: 5,

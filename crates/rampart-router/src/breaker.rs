@@ -73,6 +73,8 @@ pub struct Breaker {
     consecutive_failures: u32,
     buckets: [Bucket; BUCKETS as usize],
     epoch: Instant,
+    /// Why the circuit last opened, for errors while it is open.
+    open_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -90,6 +92,7 @@ impl Breaker {
             consecutive_failures: 0,
             buckets: [Bucket::default(); BUCKETS as usize],
             epoch: now,
+            open_reason: None,
         }
     }
 
@@ -214,7 +217,14 @@ impl Breaker {
     fn open(&mut self, now: Instant, reason: String) -> Transition {
         let from = self.state();
         self.state = State::Open { until: now + Duration::from_secs(self.settings.open_secs) };
-        self.transition(from, &reason)
+        let transition = self.transition(from, &reason);
+        self.open_reason = Some(reason);
+        transition
+    }
+
+    /// Why the circuit last opened.
+    pub fn open_reason(&self) -> Option<&str> {
+        self.open_reason.as_deref()
     }
 
     fn close(&mut self) {

@@ -405,15 +405,16 @@ impl Router {
             .map(|until| until.saturating_duration_since(now).as_secs().max(1))
             .min()
             .unwrap_or(1);
-        let names: Vec<String> = open_circuits
+        let reasons: Vec<String> = open_circuits
             .iter()
-            .flat_map(|candidate| candidate.replicas.iter().map(|handle| handle.name().to_owned()))
+            .flat_map(|candidate| candidate.replicas.iter())
+            .map(|handle| {
+                let breaker = handle.breaker();
+                let reason = breaker.open_reason().unwrap_or("repeated failures");
+                format!("backend '{}' is skipped while its circuit is open ({reason})", handle.name())
+            })
             .collect();
-        Err(RouteError::Unavailable {
-            model: model.name.clone(),
-            detail: format!("the circuits of backends {} are open after repeated failures", names.join(", ")),
-            retry_after_secs,
-        })
+        Err(RouteError::Unavailable { model: model.name.clone(), detail: reasons.join("; "), retry_after_secs })
     }
 
     /// Power of two choices among the replicas whose circuit admits a call, preferring ones

@@ -113,6 +113,7 @@ impl MockAnthropic {
             threads: None,
             context_window: None,
             parallel: None,
+            max_concurrency: None,
             max_queue: None,
             api_key: Some(API_KEY.into()),
             timeout_secs: 10,

@@ -81,6 +81,7 @@ impl FakeOllama {
             threads: None,
             context_window: None,
             parallel: None,
+            max_concurrency: None,
             max_queue: None,
             api_key: api_key.map(str::to_owned),
             timeout_secs: 10,
