@@ -59,6 +59,15 @@ data_dir = {json.dumps(str(data_dir))}
 [logging]
 level = "info"
 
+# One fake backend serves failing and healthy models alike: its circuit must not open, and
+# retries would only slow the error-mapping tests (routing has its own tests in Rust).
+[router]
+max_retries = 0
+[router.breaker]
+consecutive_failures = 100000
+min_calls = 100000
+open_on_failed_health_check = false
+
 [[backends]]
 name = "fake-openai"
 kind = "openai"
