@@ -75,14 +75,6 @@ impl Admission {
         self.waiting.load(Ordering::Acquire)
     }
 
-    /// Calls holding a turn now (0 when there is no limit: see the backend's in-flight count).
-    pub fn running(&self) -> usize {
-        match (&self.slots, self.max_concurrency) {
-            (Some(slots), Some(limit)) => limit.saturating_sub(slots.available_permits()),
-            _ => 0,
-        }
-    }
-
     pub fn max_concurrency(&self) -> Option<usize> {
         self.max_concurrency
     }

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
 use rampart_config::{Config, ModelKind, PricePerMillionTokens};
@@ -11,6 +11,7 @@ use rampart_core::Backend;
 
 use crate::admission::Admission;
 use crate::breaker::{Breaker, CircuitState};
+use crate::metrics::LoadGauges;
 
 /// Requests that may wait for a backend with `max_concurrency` when `max_queue` is unset.
 pub const DEFAULT_MAX_QUEUE: usize = 16;
@@ -26,6 +27,8 @@ pub struct BackendHandle {
     ewma_latency_us: AtomicU64,
     /// Serves at least one Tier 2 (cloud) model: its circuits decide solo-sustain.
     pub serves_cloud: bool,
+    /// Set once the router registers its metrics.
+    pub(crate) load_gauges: OnceLock<LoadGauges>,
 }
 
 impl BackendHandle {
@@ -69,6 +72,14 @@ impl BackendHandle {
 
     pub(crate) fn call_ended(&self) {
         self.outstanding.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Publishes in-flight and queued counts to the backend's gauges.
+    pub(crate) fn publish_load(&self) {
+        if let Some(gauges) = self.load_gauges.get() {
+            gauges.in_flight.set(i64::try_from(self.outstanding()).unwrap_or(i64::MAX));
+            gauges.queue_depth.set(i64::try_from(self.queued()).unwrap_or(i64::MAX));
+        }
     }
 
     pub(crate) fn observe_latency(&self, micros: u64) {
@@ -152,6 +163,7 @@ impl ModelCatalog {
                     admission: Admission::new(max_concurrency, max_queue),
                     outstanding: AtomicU64::new(0),
                     ewma_latency_us: AtomicU64::new(0),
+                    load_gauges: OnceLock::new(),
                 })
             })
             .collect();

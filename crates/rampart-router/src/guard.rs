@@ -26,7 +26,7 @@ pub struct CallGuard {
 impl CallGuard {
     pub(crate) fn new(shared: Arc<Shared>, handle: Arc<BackendHandle>, permit: AdmissionPermit) -> Self {
         handle.call_started();
-        shared.refresh_load_metrics(&handle);
+        handle.publish_load();
         CallGuard { shared, handle, _permit: permit, started: Instant::now(), reported: false }
     }
 
@@ -62,7 +62,7 @@ impl Drop for CallGuard {
             self.handle.breaker().on_neutral();
         }
         self.handle.call_ended();
-        self.shared.refresh_load_metrics(&self.handle);
+        self.handle.publish_load();
     }
 }
 

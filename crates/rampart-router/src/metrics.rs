@@ -29,6 +29,13 @@ pub struct ModelLabel {
     pub model: String,
 }
 
+/// One backend's load gauges, kept on its handle.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LoadGauges {
+    pub(crate) in_flight: Gauge,
+    pub(crate) queue_depth: Gauge,
+}
+
 #[derive(Clone, Default)]
 pub struct RouterMetrics {
     pub solo_sustain: Gauge,

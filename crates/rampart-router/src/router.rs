@@ -16,7 +16,7 @@ use crate::breaker::{Admit, Transition};
 use crate::catalog::{BackendHandle, ModelCatalog, ResolvedModel};
 use crate::error::RouteError;
 use crate::guard::{CallGuard, GuardedStream};
-use crate::metrics::{BackendLabel, FallbackLabels, ModelLabel, RouterMetrics, TransitionLabels};
+use crate::metrics::{BackendLabel, FallbackLabels, LoadGauges, ModelLabel, RouterMetrics, TransitionLabels};
 use crate::policy::{Next, RouteHints, backoff};
 use crate::status::{BackendStatus, EventLog, RouterEvent, RouterMode, RouterStatus};
 
@@ -67,7 +67,11 @@ impl Router {
         for handle in catalog.backends() {
             let label = BackendLabel { backend: handle.name().to_owned() };
             metrics.circuit_state.get_or_create(&label).set(0);
-            metrics.queue_depth.get_or_create(&label).set(0);
+            // Kept on the handle so the per-call updates allocate no labels.
+            let _ = handle.load_gauges.set(LoadGauges {
+                in_flight: metrics.in_flight.get_or_create(&label).clone(),
+                queue_depth: metrics.queue_depth.get_or_create(&label).clone(),
+            });
         }
         Router {
             shared: Arc::new(Shared {
@@ -110,8 +114,7 @@ impl Router {
             hints,
             deadline,
             |backend, candidate| {
-                let mut request = request.clone();
-                request.model = candidate.upstream_model.clone();
+                let request = for_candidate(request, &candidate);
                 async move { backend.chat(&request).await }
             },
             |response, _guard| response,
@@ -134,8 +137,7 @@ impl Router {
             hints,
             deadline,
             |backend, candidate| {
-                let mut request = request.clone();
-                request.model = candidate.upstream_model.clone();
+                let request = for_candidate(request, &candidate);
                 async move {
                     let mut chunks = backend.chat_stream(&request).await?;
                     match chunks.next().await {
@@ -307,19 +309,16 @@ impl Router {
                 if remaining.is_zero() {
                     return Err(deadline_error(last_failure, budget_secs));
                 }
-                let Some((handle, _admit)) = self.pick(candidate, &tried) else {
+                let Some(handle) = self.pick(candidate, &tried) else {
                     break CandidateOutcome::CircuitsOpen;
                 };
                 let attempt_limit = remaining.min(Duration::from_secs(settings.attempt_timeout_secs));
                 let attempt_deadline = tokio::time::Instant::now() + attempt_limit;
-                let depth = self
-                    .shared
-                    .metrics
-                    .queue_depth
-                    .get_or_create(&BackendLabel { backend: handle.name().to_owned() })
-                    .clone();
+                let depth = handle.load_gauges.get().map(|gauges| gauges.queue_depth.clone());
                 let queue_changed = move |queued: usize| {
-                    depth.set(i64::try_from(queued).unwrap_or(i64::MAX));
+                    if let Some(depth) = &depth {
+                        depth.set(i64::try_from(queued).unwrap_or(i64::MAX));
+                    }
                 };
                 let permit = match handle.admission.enter(attempt_deadline, queue_changed).await {
                     Ok(permit) => permit,
@@ -419,7 +418,7 @@ impl Router {
 
     /// Power of two choices among the replicas whose circuit admits a call, preferring ones
     /// this request has not tried yet.
-    fn pick(&self, model: &ResolvedModel, tried: &[String]) -> Option<(Arc<BackendHandle>, Admit)> {
+    fn pick(&self, model: &ResolvedModel, tried: &[String]) -> Option<Arc<BackendHandle>> {
         let now = Instant::now();
         let mut open: Vec<&Arc<BackendHandle>> =
             model.replicas.iter().filter(|handle| handle.breaker().would_admit(now)).collect();
@@ -441,11 +440,18 @@ impl Router {
                 self.shared.circuit_changed(handle, transition);
             }
             if admit != Admit::Refuse {
-                return Some((handle.clone(), admit));
+                return Some(handle.clone());
             }
         }
         None
     }
+}
+
+/// The chat request as `candidate`'s backend knows the model.
+fn for_candidate(request: &ChatCompletionRequest, candidate: &ResolvedModel) -> ChatCompletionRequest {
+    let mut request = request.clone();
+    request.model = candidate.upstream_model.clone();
+    request
 }
 
 /// The overall deadline passed: a timed-out last attempt says more than the deadline does.
@@ -467,12 +473,6 @@ fn overload_error(handle: &BackendHandle, refusal: Refusal) -> RouteError {
 }
 
 impl Shared {
-    pub(crate) fn refresh_load_metrics(&self, handle: &BackendHandle) {
-        let label = BackendLabel { backend: handle.name().to_owned() };
-        self.metrics.in_flight.get_or_create(&label).set(i64::try_from(handle.outstanding()).unwrap_or(i64::MAX));
-        self.metrics.queue_depth.get_or_create(&label).set(i64::try_from(handle.queued()).unwrap_or(i64::MAX));
-    }
-
     pub(crate) fn circuit_changed(&self, handle: &BackendHandle, transition: Transition) {
         let backend = handle.name().to_owned();
         match transition.to {
