@@ -7,11 +7,14 @@
 
 mod env;
 mod error;
+mod limits;
 mod load;
 mod locate;
 mod model;
 mod validate;
+mod validate_limits;
 
 pub use error::ConfigError;
+pub use limits::*;
 pub use load::{ConfigSource, LoadedConfig, load, load_from_str};
 pub use model::*;

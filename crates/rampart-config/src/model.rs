@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::limits::{CacheConfig, ContextConfig, LimitConfig};
+
 /// The whole configuration. Every section has defaults, so an empty file is valid.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -15,6 +17,10 @@ pub struct Config {
     pub backends: Vec<BackendConfig>,
     pub models: Vec<ModelConfig>,
     pub router: RouterConfig,
+    /// Rate limits and budgets per API key, tenant, user or for everyone.
+    pub limits: Vec<LimitConfig>,
+    pub context: ContextConfig,
+    pub cache: CacheConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -51,6 +57,11 @@ pub struct StorageConfig {
     pub url: Option<String>,
     /// Where Rampart keeps its files. Unset: the user data dir (`~/.local/share/rampart`).
     pub data_dir: Option<PathBuf>,
+    /// Where `[[limits]]` counters live: `redis://host:6379` when several gateways share
+    /// limits without sharing a database, or another `sqlite:`/`postgres://` URL. Unset: in
+    /// the store at `url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limits_url: Option<String>,
 }
 
 impl StorageConfig {
@@ -200,6 +211,11 @@ pub struct ModelConfig {
     /// `chat` models answer `/v1/chat/completions`, `embedding` models `/v1/embeddings`.
     #[serde(default)]
     pub kind: ModelKind,
+    /// Keep this model's complete answers in the response cache this long, and answer an
+    /// identical request from it (`x-rampart-cache: skip` opts a request out). Unset: only
+    /// requests that send `x-rampart-cache: use` are cached.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_ttl_secs: Option<u64>,
 }
 
 impl ModelConfig {

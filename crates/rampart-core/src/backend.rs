@@ -148,6 +148,13 @@ pub trait Backend: Send + Sync {
 
     /// A cheap liveness probe of the upstream (lists models or pings).
     async fn health(&self) -> Result<(), BackendError>;
+
+    /// The tokens `request`'s prompt takes with this backend's own tokenizer and chat
+    /// template, for backends that have them locally (embedded models); `None` otherwise,
+    /// and the gateway estimates.
+    fn count_prompt_tokens(&self, _request: &ChatCompletionRequest) -> Option<u64> {
+        None
+    }
 }
 
 /// Token counts collected from a finished response or stream.

@@ -3,16 +3,19 @@
 //! - [`Backend`]: one model server (OpenAI-compatible, Anthropic, Ollama, embedded runtime).
 //! - [`Store`]: durable state (SQLite embedded, PostgreSQL at scale).
 //! - [`Principal`]: who a request is charged to.
+//! - [`LimitLedger`]: rate-limit and budget counters, reserved and settled atomically.
 //!
 //! This crate performs no I/O of its own and must never depend on a concrete engine: engines
 //! live in their own crates and are chosen by the binary at start-up.
 
 pub mod backend;
+pub mod limits;
 pub mod principal;
 pub mod store;
 pub mod usage;
 
 pub use backend::*;
+pub use limits::*;
 pub use principal::*;
 pub use store::*;
 pub use usage::*;

@@ -1,7 +1,9 @@
-//! The durable state contract. First content: the request log.
+//! The durable state contract: the request log, usage totals over it, and (through the
+//! [`LimitLedger`] supertrait) rate-limit and budget counters.
 
 use async_trait::async_trait;
 
+use crate::limits::LimitLedger;
 use crate::usage::{UsageQuery, UsageRow};
 
 #[derive(Debug, thiserror::Error)]
@@ -55,8 +57,12 @@ pub struct RequestLogQuery {
 }
 
 /// Durable storage. `record_requests` is acknowledged only once the rows are committed.
+///
+/// Every store is also a [`LimitLedger`] that keeps its counters in the same database, so a
+/// gateway without a shared ledger of its own uses its store (`Arc<dyn Store>` coerces to
+/// `Arc<dyn LimitLedger>`).
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: LimitLedger + Send + Sync {
     /// `sqlite` or `postgres`.
     fn engine(&self) -> &'static str;
 

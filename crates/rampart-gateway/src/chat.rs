@@ -16,6 +16,8 @@ use rampart_config::ModelKind;
 use rampart_core::{BackendError, ChunkStream};
 use rampart_types::{ChatCompletionRequest, ChatCompletionResponse, ErrorResponse, ToolChoice};
 
+use crate::budget::admit_chat;
+use crate::cache;
 use crate::error::ApiError;
 use crate::hints::take_route_hints;
 use crate::middleware::{ModelLabel, RequestId};
@@ -75,7 +77,12 @@ enum Reply {
     Stream(ChunkStream),
 }
 
-async fn handle(state: &AppState, headers: &HeaderMap, body: Body, record: &mut CallRecord) -> Result<Reply, ApiError> {
+async fn handle(
+    state: &Arc<AppState>,
+    headers: &HeaderMap,
+    body: Body,
+    record: &mut CallRecord,
+) -> Result<Reply, ApiError> {
     let value = crate::body::read_json(headers, body, state.limits.body_limit_bytes).await?;
     let mut request = ChatCompletionRequest::from_json(value).map_err(field_error)?;
     record.requested_model = request.model.clone();
@@ -86,6 +93,23 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Body, record: &mut 
     let hints = take_route_hints(headers, &mut request.extra)?;
     let model = resolve_model(state, &request.model, ModelKind::Chat)?;
     record.model = Some(model.clone());
+    // Tools in one order, whatever order the client listed them in, so identical requests are
+    // identical upstream and providers' prompt caches keep hitting.
+    rampart_cache::sort_tools(&mut request);
+    let cache_plan = cache::plan(state, headers, &model, &record.principal, &request)?;
+    if let Some(plan) = &cache_plan
+        && let Some(mut cached) = cache::lookup(state, &model.name, plan).await
+    {
+        record.cache = Some(true);
+        record.backend = Some(cache::CACHE_BACKEND.to_owned());
+        cached.model = model.name.clone();
+        return Ok(if request.is_stream() { Reply::Stream(cache::replay(cached)) } else { Reply::Complete(cached) });
+    }
+    record.cache = cache_plan.as_ref().map(|_| false);
+    let admission = admit_chat(state, &record.principal, &model, &hints, &mut request).await?;
+    record.permit = admission.permit;
+    record.prompt_tokens = admission.prompt.map(|prompt| prompt.tokens);
+    record.output_cap = admission.output_cap.zip(admission.prompt.map(|prompt| prompt.encoding));
     let deadline = tokio::time::Instant::now() + state.limits.request_timeout;
     let started = Instant::now();
     if request.is_stream() {
@@ -101,6 +125,12 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Body, record: &mut 
     response.model = routed.model.name.clone();
     let usage = *response.usage.get_or_insert_with(Default::default);
     record.usage = Some(usage);
+    // An answer a budget cut short is not the answer the request would get: never cache it.
+    if let Some(plan) = cache_plan
+        && admission.output_cap.is_none()
+    {
+        cache::store(state, plan, &response);
+    }
     Ok(Reply::Complete(response))
 }
 
@@ -154,7 +184,8 @@ fn validate(request: &ChatCompletionRequest) -> Result<(), ApiError> {
 fn sse_response(chunks: ChunkStream, record: CallRecord) -> Response {
     let include_usage = record.include_usage;
     let public_model = record.model.as_ref().map(|model| model.name.clone()).unwrap_or_default();
-    let state = SseState { chunks, record, include_usage, public_model, ended: false };
+    let budget = record.output_cap.map(|(cap, encoding)| StreamBudget { cap, encoding, counted: 0 });
+    let state = SseState { chunks, record, include_usage, public_model, budget, ended: false };
     let events = futures_util::stream::unfold(state, |mut state| async move {
         let bytes = state.next_event().await?;
         Some((Ok::<Bytes, Infallible>(bytes), state))
@@ -173,7 +204,37 @@ struct SseState {
     record: CallRecord,
     include_usage: bool,
     public_model: String,
+    /// Set when a budget capped the answer: its output is counted as it streams.
+    budget: Option<StreamBudget>,
     ended: bool,
+}
+
+/// A streamed answer a budget can pay only `cap` tokens of.
+struct StreamBudget {
+    cap: u64,
+    encoding: rampart_tokens::Encoding,
+    counted: u64,
+}
+
+impl StreamBudget {
+    /// Counts a chunk's output; whether the answer has now used up its budget, either by
+    /// passing the cap or by stopping at it for length.
+    fn exhausted_by(&mut self, chunk: &rampart_types::ChatCompletionChunk) -> bool {
+        let mut stopped_for_length = false;
+        for choice in &chunk.choices {
+            let delta = &choice.delta;
+            for text in [&delta.content, &delta.refusal, &delta.reasoning_content].into_iter().flatten() {
+                self.counted += self.encoding.count_text(text);
+            }
+            for call in delta.tool_calls.iter().flatten() {
+                if let Some(function) = &call.function {
+                    self.counted += function.arguments.as_deref().map_or(0, |text| self.encoding.count_text(text));
+                }
+            }
+            stopped_for_length |= choice.finish_reason == Some(rampart_types::FinishReason::Length);
+        }
+        stopped_for_length || self.counted > self.cap
+    }
 }
 
 impl SseState {
@@ -186,6 +247,14 @@ impl SseState {
                 Some(Ok(mut chunk)) => {
                     if let Some(usage) = chunk.usage {
                         self.record.usage = Some(usage);
+                    }
+                    if let Some(budget) = &mut self.budget {
+                        let exhausted = budget.exhausted_by(&chunk);
+                        // What went out to the client: a chunk that passes the cap is never sent.
+                        self.record.streamed_tokens = Some(budget.counted.min(budget.cap));
+                        if exhausted {
+                            return Some(self.cut_for_budget(chunk));
+                        }
                     }
                     // The backend always reports usage; forward it only if the client asked.
                     if chunk.choices.is_empty() && chunk.usage.is_some() && !self.include_usage {
@@ -208,6 +277,33 @@ impl SseState {
                 }
             }
         }
+    }
+
+    /// The budget ran out mid-answer: this chunk goes out if it stopped at the cap, and then
+    /// a final error event in OpenAI's `insufficient_quota` shape says why the answer ends;
+    /// the upstream stream is dropped.
+    fn cut_for_budget(&mut self, mut chunk: rampart_types::ChatCompletionChunk) -> Bytes {
+        self.ended = true;
+        let cap = self.budget.as_ref().map_or(0, |budget| budget.cap);
+        let limit = self.record.permit.capped_by.clone().unwrap_or_default();
+        let mut events = Vec::new();
+        let stopped_at_cap = self.budget.as_ref().is_some_and(|budget| budget.counted <= budget.cap);
+        if stopped_at_cap {
+            chunk.model.clone_from(&self.public_model);
+            if !self.include_usage {
+                chunk.usage = None;
+            }
+            events.extend_from_slice(&sse_data(&chunk));
+        }
+        let message = format!(
+            "budget '{limit}' has no room for more of this answer: it was cut at {cap} tokens; the budget resets \
+             with its window"
+        );
+        let error = ErrorResponse::new("insufficient_quota", message.clone()).with_code("insufficient_quota");
+        self.record.finish(200, Some(message));
+        self.chunks = Box::pin(futures_util::stream::empty());
+        events.extend_from_slice(&sse_data(&error));
+        Bytes::from(events)
     }
 
     /// A failure after the stream started: the status line is sent, so the error goes out as a

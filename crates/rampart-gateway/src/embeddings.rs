@@ -16,6 +16,7 @@ use rampart_types::{
     EncodingFormat, ErrorResponse, Usage, from_json_object,
 };
 
+use crate::budget::admit_embeddings;
 use crate::error::ApiError;
 use crate::hints::take_route_hints;
 use crate::middleware::RequestId;
@@ -85,9 +86,10 @@ async fn handle(
         dimensions: request.dimensions,
         user: request.user.clone(),
     };
+    let hints = take_route_hints(headers, &mut serde_json::Map::new())?;
+    record.permit = admit_embeddings(state, &record.principal, &model, &hints, &request.input).await?;
     let deadline = tokio::time::Instant::now() + state.limits.request_timeout;
     let started = Instant::now();
-    let hints = take_route_hints(headers, &mut serde_json::Map::new())?;
     let result = state.router.embed(&model, &call, &hints, deadline).await;
     let routed = observe_route(state, started, result)?;
     record.served(&routed);

@@ -3,6 +3,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rampart_core::BackendError;
+use rampart_limits::LimitError;
 use rampart_router::RouteError;
 use rampart_types::ErrorResponse;
 
@@ -31,6 +32,9 @@ pub enum ApiError {
     /// The request must stay on Tier 1 and the model runs in the cloud; nothing was sent.
     #[error("{message}")]
     Tier1Required { message: String },
+    /// Refused by `[[limits]]`: a rate limit, an exhausted budget, or an unreachable ledger.
+    #[error("{0}")]
+    Limit(#[from] LimitError),
     #[error("internal error while handling request {request_id}; the server logged the details")]
     Internal { request_id: String },
 }
@@ -51,6 +55,8 @@ impl ApiError {
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Overloaded { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Tier1Required { .. } => StatusCode::FORBIDDEN,
+            ApiError::Limit(LimitError::Ledger(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Limit(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -86,6 +92,15 @@ impl ApiError {
             ApiError::Tier1Required { .. } => ErrorResponse::new("invalid_request_error", message)
                 .with_param(Some("model".to_owned()))
                 .with_code("tier1_required"),
+            ApiError::Limit(LimitError::RateLimited { .. }) => {
+                ErrorResponse::new("rate_limit_exceeded", message).with_code("rate_limit_exceeded")
+            }
+            ApiError::Limit(LimitError::QuotaExceeded { .. }) => {
+                ErrorResponse::new("insufficient_quota", message).with_code("insufficient_quota")
+            }
+            ApiError::Limit(LimitError::Ledger(_)) => {
+                ErrorResponse::new("service_unavailable", message).with_code("limits_unavailable")
+            }
             ApiError::Internal { .. } => ErrorResponse::new("api_error", message).with_code("internal_error"),
         }
     }
@@ -150,9 +165,17 @@ impl IntoResponse for ApiError {
         let status = self.status();
         let retry_after = match &self {
             ApiError::Backend(BackendError::Upstream { retry_after_secs: Some(secs), .. }) => Some(*secs),
-            ApiError::Unavailable { retry_after_secs, .. } | ApiError::Overloaded { retry_after_secs, .. } => {
-                Some(*retry_after_secs)
-            }
+            ApiError::Unavailable { retry_after_secs, .. }
+            | ApiError::Overloaded { retry_after_secs, .. }
+            | ApiError::Limit(
+                LimitError::RateLimited { retry_after_secs, .. } | LimitError::QuotaExceeded { retry_after_secs, .. },
+            ) => Some(*retry_after_secs),
+            _ => None,
+        };
+        let limit_reset = match &self {
+            ApiError::Limit(
+                LimitError::RateLimited { limit, reset_unix, .. } | LimitError::QuotaExceeded { limit, reset_unix, .. },
+            ) => Some((limit.clone(), *reset_unix)),
             _ => None,
         };
         let mut response = (status, axum::Json(self.to_body())).into_response();
@@ -160,6 +183,13 @@ impl IntoResponse for ApiError {
             && let Ok(value) = HeaderValue::from_str(&secs.to_string())
         {
             response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        if let Some((limit, reset_unix)) = limit_reset {
+            // Which limit refused, and when its window resets (Unix seconds).
+            if let Ok(value) = HeaderValue::from_str(&limit) {
+                response.headers_mut().insert("x-rampart-limit", value);
+            }
+            response.headers_mut().insert("x-rampart-limit-reset", HeaderValue::from(reset_unix));
         }
         response
     }

@@ -6,11 +6,14 @@
 //! servers come in through `rampart_core` traits. No panic escapes a handler.
 
 mod body;
+mod budget;
+mod cache;
 mod chat;
 mod embeddings;
 mod error;
 mod health;
 mod hints;
+mod limits_api;
 mod metrics;
 mod middleware;
 mod models;
@@ -38,6 +41,7 @@ pub use health::HealthMonitor;
 pub use metrics::Metrics;
 pub use openapi::openapi_json;
 pub use principal::{MAX_PRINCIPAL_VALUE_BYTES, TENANT_HEADER, USER_HEADER, principal_from};
+pub use rampart_limits::Limiter;
 pub use rampart_router::{CatalogError, ModelCatalog, ResolvedModel, Router as ModelRouter};
 pub use request_log::RequestLogger;
 pub use server::{ServeOptions, serve};
@@ -58,6 +62,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/requests", get(requests_api::list_requests))
         .route("/api/v1/router", get(router_api::router_status))
         .route("/api/v1/usage", get(usage_api::usage_summary))
+        .route("/api/v1/limits", get(limits_api::limits_status))
         .merge(ui::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);

@@ -39,6 +39,20 @@ pub struct UpstreamErrorLabels {
     pub kind: &'static str,
 }
 
+/// A response cache lookup: the configured model and `hit`, `miss` or `error`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CacheLabels {
+    pub model: String,
+    pub result: &'static str,
+}
+
+/// A `[[limits]]` refusal: the limit's configured name (bounded) and why.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LimitLabels {
+    pub limit: String,
+    pub reason: &'static str,
+}
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct BackendLabels {
     pub backend: String,
@@ -55,6 +69,8 @@ pub struct Metrics {
     pub upstream_duration: Family<BackendLabels, Histogram>,
     pub backend_up: Family<BackendLabels, Gauge>,
     pub request_log_failures: Counter,
+    pub limit_refusals: Family<LimitLabels, Counter>,
+    pub cache_lookups: Family<CacheLabels, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -124,7 +140,21 @@ impl Metrics {
             "Request-log batches that could not be written to the store",
             request_log_failures.clone(),
         );
+        let limit_refusals = Family::<LimitLabels, Counter>::default();
+        registry.register(
+            "rampart_limit_refusals",
+            "Requests refused by [[limits]]: reason rate_limited, quota_exceeded or ledger_unavailable",
+            limit_refusals.clone(),
+        );
+        let cache_lookups = Family::<CacheLabels, Counter>::default();
+        registry.register(
+            "rampart_cache_lookups",
+            "Response cache lookups by model and result (hit, miss, error)",
+            cache_lookups.clone(),
+        );
         Metrics {
+            cache_lookups,
+            limit_refusals,
             registry,
             requests,
             request_duration,
@@ -145,6 +175,20 @@ impl Metrics {
         if cost_usd > 0.0 {
             self.cost_usd.get_or_create(&ModelLabels { model: model.to_owned() }).inc_by(cost_usd);
         }
+    }
+
+    pub fn limit_refused(&self, error: &rampart_limits::LimitError) {
+        use rampart_limits::LimitError;
+        let reason = match error {
+            LimitError::RateLimited { .. } => "rate_limited",
+            LimitError::QuotaExceeded { .. } => "quota_exceeded",
+            LimitError::Ledger(_) => "ledger_unavailable",
+        };
+        self.limit_refusals.get_or_create(&LimitLabels { limit: error.limit_name().to_owned(), reason }).inc();
+    }
+
+    pub fn cache_lookup(&self, model: &str, result: &'static str) {
+        self.cache_lookups.get_or_create(&CacheLabels { model: model.to_owned(), result }).inc();
     }
 
     pub fn render(&self) -> String {

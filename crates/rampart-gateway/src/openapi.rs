@@ -20,6 +20,7 @@ use utoipa::OpenApi;
         crate::health::readyz,
         crate::requests_api::list_requests,
         crate::usage_api::usage_summary,
+        crate::limits_api::limits_status,
         crate::router_api::router_status,
         metrics,
     ),

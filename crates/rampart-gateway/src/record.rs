@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use rampart_core::{Principal, RequestLogEntry, unix_now_millis};
+use rampart_limits::Permit;
 use rampart_types::Usage;
 
 use crate::state::AppState;
@@ -33,6 +34,18 @@ pub struct CallRecord {
     pub usage: Option<Usage>,
     /// Who the call is charged to (`crate::principal::principal_from`); nobody until set.
     pub principal: Principal,
+    /// The call's reservation on `[[limits]]`, settled when the call ends.
+    pub permit: Permit,
+    /// The prompt as counted before sending, when something needed it.
+    pub prompt_tokens: Option<u64>,
+    /// Output tokens counted as a stream went out, for settling when the upstream never
+    /// reported usage (a cut or abandoned stream).
+    pub streamed_tokens: Option<u64>,
+    /// A budget's cap on the answer, with the encoding that counts it as it streams.
+    pub output_cap: Option<(u64, rampart_tokens::Encoding)>,
+    /// `Some(true)` when the answer came from the response cache (no tokens, no cost),
+    /// `Some(false)` when the request used the cache and missed; `None` when it did not use it.
+    pub cache: Option<bool>,
     finished: bool,
 }
 
@@ -52,6 +65,11 @@ impl CallRecord {
             include_usage: false,
             usage: None,
             principal: Principal::default(),
+            permit: Permit::default(),
+            prompt_tokens: None,
+            streamed_tokens: None,
+            output_cap: None,
+            cache: None,
             finished: false,
         }
     }
@@ -85,9 +103,11 @@ impl CallRecord {
             headers.insert("x-rampart-backend", value);
         }
         headers.insert("x-rampart-attempts", HeaderValue::from(self.attempts));
+        if let Some(hit) = self.cache {
+            headers.insert(crate::cache::CACHE_HEADER, HeaderValue::from_static(if hit { "hit" } else { "miss" }));
+        }
         if with_cost {
-            let (tokens_in, tokens_out) =
-                self.usage.map(|usage| (usage.prompt_tokens, usage.completion_tokens)).unwrap_or((0, 0));
+            let (tokens_in, tokens_out) = self.billed_tokens();
             if let Ok(value) = HeaderValue::from_str(&format_cost(model.price.cost_usd(tokens_in, tokens_out))) {
                 headers.insert("x-rampart-cost", value);
             }
@@ -102,8 +122,8 @@ impl CallRecord {
         if std::mem::replace(&mut self.finished, true) {
             return;
         }
-        let (tokens_in, tokens_out) =
-            self.usage.map(|usage| (usage.prompt_tokens, usage.completion_tokens)).unwrap_or((0, 0));
+        self.settle_limits();
+        let (tokens_in, tokens_out) = self.billed_tokens();
         let (model_name, backend, cost_usd) = match &self.model {
             Some(model) => {
                 let cost = model.price.cost_usd(tokens_in, tokens_out);
@@ -131,6 +151,39 @@ impl CallRecord {
             api_key_id: self.principal.api_key_id.clone(),
             tenant: self.principal.tenant.clone(),
             user: self.principal.user.clone(),
+        });
+    }
+}
+
+impl CallRecord {
+    /// The upstream tokens this call used: none for an answer from the cache.
+    fn billed_tokens(&self) -> (u64, u64) {
+        match self.usage {
+            Some(usage) if self.cache != Some(true) => (usage.prompt_tokens, usage.completion_tokens),
+            _ => (0, 0),
+        }
+    }
+
+    /// Settles the limits' reservation with the call's usage: what the upstream reported, or
+    /// else the prompt as counted plus the tokens streamed; with neither, the whole
+    /// reservation stays charged. Runs in the background: the call is over, and a ledger that
+    /// cannot be reached costs only the unreturned part of a reservation.
+    fn settle_limits(&mut self) {
+        let permit = std::mem::take(&mut self.permit);
+        if permit.is_empty() {
+            return;
+        }
+        let usage = self.usage.map(|usage| (usage.prompt_tokens, usage.completion_tokens)).or_else(|| {
+            let streamed = self.streamed_tokens?;
+            Some((self.prompt_tokens?, streamed))
+        });
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let state = self.state.clone();
+        let request_id = self.request_id.clone();
+        runtime.spawn(async move {
+            if let Err(error) = state.limiter.settle(&permit, usage).await {
+                tracing::error!(%request_id, %error, "could not settle a request's limits; its reservation stays charged");
+            }
         });
     }
 }

@@ -29,6 +29,14 @@ impl From<&ServerConfig> for Limits {
 pub struct AppState {
     /// The model catalog with its circuits, queues and fallbacks.
     pub router: rampart_router::Router,
+    /// `[[limits]]` over their ledger.
+    pub limiter: Arc<rampart_limits::Limiter>,
+    /// `[context]`: token budgets and what to do with prompts that do not fit.
+    pub context: rampart_config::ContextConfig,
+    /// The exact-match response cache (memory, or Redis with `[cache] url`).
+    pub cache: Arc<dyn rampart_cache::ResponseCache>,
+    /// `[cache] default_ttl_secs`.
+    pub cache_default_ttl: Duration,
     pub store: Arc<dyn Store>,
     pub metrics: Arc<Metrics>,
     pub request_log: RequestLogger,

@@ -8,7 +8,9 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::Request;
 use axum::routing::get;
-use rampart_gateway::{AppState, HealthMonitor, Limits, Metrics, ModelCatalog, ModelRouter, RequestLogger, observed};
+use rampart_gateway::{
+    AppState, HealthMonitor, Limiter, Limits, Metrics, ModelCatalog, ModelRouter, RequestLogger, observed,
+};
 use tower::ServiceExt;
 
 async fn state() -> Arc<AppState> {
@@ -17,6 +19,10 @@ async fn state() -> Arc<AppState> {
     let (request_log, _writer) = RequestLogger::spawn(store.clone(), metrics.clone());
     Arc::new(AppState {
         router: ModelRouter::new(ModelCatalog::default(), Default::default()),
+        limiter: Arc::new(Limiter::new(&[], store.clone())),
+        context: Default::default(),
+        cache: rampart_cache::open_cache(None, 1024).await.unwrap(),
+        cache_default_ttl: std::time::Duration::from_secs(1),
         store,
         metrics,
         request_log,

@@ -109,6 +109,14 @@ impl Backend for EmbeddedBackend {
         }
     }
 
+    fn count_prompt_tokens(&self, request: &ChatCompletionRequest) -> Option<u64> {
+        match &self.model {
+            #[cfg(feature = "llama")]
+            Loaded::Chat(model) => Some(crate::chat::count_prompt_tokens(model, request)),
+            Loaded::Embedder(_) => None,
+        }
+    }
+
     async fn embed(&self, call: &EmbedCall) -> Result<Embeddings, BackendError> {
         let embedder = match &self.model {
             Loaded::Embedder(embedder) => embedder.clone(),

@@ -35,19 +35,7 @@ fn translate(
             None => OutputFormat::JsonObject,
         },
     };
-    let turns = request
-        .messages
-        .iter()
-        .map(|message| ChatTurn {
-            role: match message.role {
-                Role::System | Role::Developer => "system",
-                Role::Assistant => "assistant",
-                Role::User | Role::Tool | Role::Function => "user",
-            }
-            .to_owned(),
-            content: message.text_content(),
-        })
-        .collect();
+    let turns = turns_of(request);
     let seed = request.seed.map(|seed| seed as u32).unwrap_or_else(|| {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|time| time.subsec_nanos()).unwrap_or(0)
     });
@@ -60,6 +48,28 @@ fn translate(
         format,
     };
     Ok((turns, params))
+}
+
+/// The conversation as the chat template sees it.
+fn turns_of(request: &ChatCompletionRequest) -> Vec<ChatTurn> {
+    request
+        .messages
+        .iter()
+        .map(|message| ChatTurn {
+            role: match message.role {
+                Role::System | Role::Developer => "system",
+                Role::Assistant => "assistant",
+                Role::User | Role::Tool | Role::Function => "user",
+            }
+            .to_owned(),
+            content: message.text_content(),
+        })
+        .collect()
+}
+
+/// The prompt's tokens with the model's own template and tokenizer.
+pub(crate) fn count_prompt_tokens(model: &LlamaChatModel, request: &ChatCompletionRequest) -> u64 {
+    model.count_prompt_tokens(&turns_of(request)) as u64
 }
 
 fn submit(

@@ -120,6 +120,8 @@ pub struct ResolvedModel {
     pub aliases: Vec<String>,
     pub privacy_mode: bool,
     pub sustain: bool,
+    /// How long this model's answers are kept in the response cache; `None`: only on request.
+    pub cache_ttl_secs: Option<u64>,
 }
 
 impl ResolvedModel {
@@ -192,6 +194,7 @@ impl ModelCatalog {
                 aliases: model.aliases.clone(),
                 privacy_mode: model.privacy_mode,
                 sustain: model.sustain,
+                cache_ttl_secs: model.cache_ttl_secs,
             });
             for key in std::iter::once(&model.name).chain(model.aliases.iter()) {
                 catalog.by_name.insert(key.clone(), resolved.clone());

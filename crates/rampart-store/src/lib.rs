@@ -1,13 +1,17 @@
 //! Durable storage for Rampart: the [`Store`] trait of `rampart-core` on SQLite (the embedded
 //! default, one file) and on PostgreSQL (shared by several gateway replicas), chosen at
-//! start-up by the URL scheme through [`open_store`].
+//! start-up by the URL scheme through [`open_store`]; and the [`LimitLedger`] of rate limits and
+//! budgets on both stores and on Redis ([`RedisLedger`]), chosen through [`open_ledger`].
 //!
 //! This crate writes what it is given and reads it back: it never creates ids or timestamps,
-//! never decides anything about a request, and never acknowledges a write before it is
+//! never decides anything about a request (a ledger only answers whether the amounts it is
+//! given fit under the limits it is given), and never acknowledges a write before it is
 //! committed. It must never panic on what the database, the disk or a URL hands it, and never
 //! put a password from a URL into an error or a log line. Both engines pass the same
-//! conformance suite (`tests/conformance.rs`); behaviour that differs between them is a bug.
+//! conformance suite (`tests/conformance.rs`), and all three ledgers pass `tests/ledger.rs`;
+//! behaviour that differs between them is a bug.
 
+mod ledger;
 mod postgres;
 mod request_log;
 mod sqlite;
@@ -15,13 +19,18 @@ mod usage;
 
 use std::sync::Arc;
 
-use rampart_core::{Store, StoreError};
+use rampart_core::{LimitLedger, Store, StoreError};
 
+pub use ledger::redis::RedisLedger;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// The URL forms [`open_store`] accepts, as told to someone who gave another.
 pub const SUPPORTED_URL_FORMS: &str = "sqlite://PATH, sqlite:PATH, sqlite::memory:, postgres://... or postgresql://...";
+
+/// The URL forms [`open_ledger`] accepts, as told to someone who gave another.
+pub const SUPPORTED_LEDGER_URL_FORMS: &str =
+    "redis://..., rediss://... (TLS), or a store URL: sqlite://PATH, sqlite:PATH, postgres://... or postgresql://...";
 
 /// Opens the store a URL names, applying pending migrations: `sqlite:` URLs open a
 /// [`SqliteStore`], `postgres://` and `postgresql://` URLs a [`PostgresStore`].
@@ -33,6 +42,33 @@ pub async fn open_store(url: &str) -> Result<Arc<dyn Store>, StoreError> {
         _ => Err(StoreError::UnsupportedUrl {
             url: redact_url_password(url),
             reason: format!("expected one of {SUPPORTED_URL_FORMS}"),
+        }),
+    }
+}
+
+/// The ledger that keeps the gateway's rate-limit and budget counters.
+///
+/// - `None`: the gateway's own `store` (its counters live beside the request log).
+/// - `redis://` or `rediss://`: a [`RedisLedger`] with [`RedisLedger::DEFAULT_KEY_PREFIX`], for
+///   gateways that share limits without sharing a database.
+/// - a store URL (`sqlite:`, `postgres://`, `postgresql://`): that store, opened (and migrated)
+///   for its counters alone.
+///
+/// Errors say which URL failed (without its password) and what to fix.
+pub async fn open_ledger(limits_url: Option<&str>, store: &Arc<dyn Store>) -> Result<Arc<dyn LimitLedger>, StoreError> {
+    let Some(url) = limits_url else {
+        let ledger: Arc<dyn LimitLedger> = Arc::<dyn Store>::clone(store);
+        return Ok(ledger);
+    };
+    match url.split_once(':').map(|(scheme, _)| scheme) {
+        Some("redis" | "rediss") => Ok(Arc::new(RedisLedger::connect(url, RedisLedger::DEFAULT_KEY_PREFIX).await?)),
+        Some("sqlite" | "postgres" | "postgresql") => {
+            let ledger: Arc<dyn LimitLedger> = open_store(url).await?;
+            Ok(ledger)
+        }
+        _ => Err(StoreError::UnsupportedUrl {
+            url: redact_url_password(url),
+            reason: format!("a limits ledger needs one of {SUPPORTED_LEDGER_URL_FORMS}"),
         }),
     }
 }

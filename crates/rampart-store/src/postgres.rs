@@ -4,10 +4,13 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use rampart_core::{RequestLogEntry, RequestLogQuery, Store, StoreError, UsageQuery, UsageRow};
+use rampart_core::{
+    LimitCharge, LimitLedger, RequestLogEntry, RequestLogQuery, ReserveOutcome, Store, StoreError, UsageQuery, UsageRow,
+};
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 
+use crate::ledger::postgres::PostgresLedger;
 use crate::request_log::{self, INSERT_CHUNK_ROWS, StoredRequest};
 use crate::usage::{self, Dialect, StoredUsage};
 use crate::{query_error, redact_url_password, sqlx_detail};
@@ -20,10 +23,11 @@ const MAX_CONNECTIONS: u32 = 10;
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 const DIAGNOSTIC_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The request log in a PostgreSQL database.
+/// The request log and limit counters in a PostgreSQL database.
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    ledger: PostgresLedger,
 }
 
 impl PostgresStore {
@@ -55,7 +59,8 @@ impl PostgresStore {
             .await
             .map_err(|error| StoreError::Migration { detail: format!("PostgreSQL at '{location}': {error}") })?;
         tracing::debug!(location = %location, "opened PostgreSQL store");
-        Ok(Self { pool })
+        let ledger = PostgresLedger::new(pool.clone());
+        Ok(Self { pool, ledger })
     }
 }
 
@@ -114,5 +119,24 @@ impl Store for PostgresStore {
             .await
             .map_err(query_error)?;
         usage::into_rows(query.group_by, groups)
+    }
+}
+
+#[async_trait]
+impl LimitLedger for PostgresStore {
+    fn ledger_engine(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn reserve(&self, charges: &[LimitCharge]) -> Result<ReserveOutcome, StoreError> {
+        self.ledger.reserve(charges).await
+    }
+
+    async fn adjust(&self, charges: &[LimitCharge]) -> Result<(), StoreError> {
+        self.ledger.adjust(charges).await
+    }
+
+    async fn read(&self, counters: &[(String, i64)]) -> Result<Vec<i64>, StoreError> {
+        self.ledger.read(counters).await
     }
 }

@@ -4,9 +4,12 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use rampart_core::{RequestLogEntry, RequestLogQuery, Store, StoreError, UsageQuery, UsageRow};
+use rampart_core::{
+    LimitCharge, LimitLedger, RequestLogEntry, RequestLogQuery, ReserveOutcome, Store, StoreError, UsageQuery, UsageRow,
+};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
+use crate::ledger::sqlite::{self as ledger, SqliteLedger};
 use crate::request_log::{self, INSERT_CHUNK_ROWS, StoredRequest};
 use crate::usage::{self, Dialect, StoredUsage};
 use crate::{query_error, sqlx_detail};
@@ -19,10 +22,13 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_CONNECTIONS: u32 = 4;
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The request log in a SQLite database file (or in memory, for throwaway runs).
+/// The request log and limit counters in a SQLite database file (or in memory, for throwaway
+/// runs).
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Reservations and adjustments go through one writer task, committed in groups.
+    ledger: SqliteLedger,
 }
 
 impl SqliteStore {
@@ -30,7 +36,11 @@ impl SqliteStore {
     /// `sqlite://PATH`, `sqlite:PATH` or `sqlite::memory:` URL, and applies pending migrations.
     ///
     /// `synchronous = FULL` with the WAL journal: a write acknowledged by
-    /// [`Store::record_requests`] survives the process being killed and the machine losing power.
+    /// [`Store::record_requests`] or [`LimitLedger::reserve`] survives the process being killed
+    /// and the machine losing power.
+    ///
+    /// Starts the limit counters' writer task on the current Tokio runtime; it ends once every
+    /// clone of the store is dropped.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         let open_error = |detail: String| StoreError::Open { location: url.to_owned(), detail };
         let in_memory = names_in_memory_database(url);
@@ -63,7 +73,13 @@ impl SqliteStore {
             .await
             .map_err(|error| StoreError::Migration { detail: format!("SQLite at '{url}': {error}") })?;
         tracing::debug!(location = url, in_memory, "opened SQLite store");
-        Ok(Self { pool })
+        let ledger = SqliteLedger::start(pool.clone());
+        Ok(Self { pool, ledger })
+    }
+
+    #[cfg(test)]
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
     }
 }
 
@@ -116,6 +132,25 @@ impl Store for SqliteStore {
             .await
             .map_err(query_error)?;
         usage::into_rows(query.group_by, groups)
+    }
+}
+
+#[async_trait]
+impl LimitLedger for SqliteStore {
+    fn ledger_engine(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn reserve(&self, charges: &[LimitCharge]) -> Result<ReserveOutcome, StoreError> {
+        self.ledger.reserve(charges).await
+    }
+
+    async fn adjust(&self, charges: &[LimitCharge]) -> Result<(), StoreError> {
+        self.ledger.adjust(charges).await
+    }
+
+    async fn read(&self, counters: &[(String, i64)]) -> Result<Vec<i64>, StoreError> {
+        ledger::read(&self.pool, counters).await
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use rampart_config::{Config, LogFormat};
 use rampart_gateway::{
-    AppState, HealthMonitor, Limits, Metrics, ModelCatalog, ModelRouter, RequestLogger, ServeOptions,
+    AppState, HealthMonitor, Limiter, Limits, Metrics, ModelCatalog, ModelRouter, RequestLogger, ServeOptions,
 };
 
 use crate::CliError;
@@ -28,6 +28,23 @@ pub async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result<(), Cl
     tracing::info!(config = %loaded.source.label(), "starting rampart {}", env!("CARGO_PKG_VERSION"));
 
     let store = open_store(&config).await?;
+    let ledger = rampart_store::open_ledger(config.storage.limits_url.as_deref(), &store)
+        .await
+        .map_err(|error| CliError::failed(format!("{error}\nhint: check [storage].limits_url")))?;
+    let limiter = Arc::new(Limiter::new(&config.limits, ledger));
+    if !config.limits.is_empty() {
+        tracing::info!(
+            limits = config.limits.len(),
+            ledger = limiter.ledger_engine(),
+            "rate limits and budgets enforced"
+        );
+    }
+    let max_cache_bytes = usize::try_from(config.cache.max_bytes).unwrap_or(usize::MAX);
+    let cache = rampart_cache::open_cache(config.cache.url.as_deref(), max_cache_bytes)
+        .await
+        .map_err(|error| CliError::failed(format!("{error}\nhint: check [cache].url")))?;
+    // Token counting's tables load in the background, before the first request needs them.
+    rampart_tokens::preload_in_background();
     let mut backends = Vec::with_capacity(config.backends.len());
     for backend in &config.backends {
         backends.push(build_backend(backend).await?);
@@ -48,6 +65,10 @@ pub async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result<(), Cl
     let prober = health.spawn(router.clone(), Duration::from_secs(config.router.health_check_secs), metrics.clone());
     let state = Arc::new(AppState {
         router,
+        limiter,
+        context: config.context.clone(),
+        cache,
+        cache_default_ttl: Duration::from_secs(config.cache.default_ttl_secs),
         store,
         metrics,
         request_log,
@@ -145,6 +166,7 @@ fn use_default_models(config: &mut Config) -> Result<(), CliError> {
         context_window: None,
         price_per_mtok: Default::default(),
         kind,
+        cache_ttl_secs: None,
     };
     config.backends = vec![
         embedded("local-chat", store.path_of(&GEMMA_3_270M)),

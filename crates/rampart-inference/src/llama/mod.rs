@@ -187,6 +187,12 @@ impl LlamaChatModel {
         Ok(LlamaChatModel { model, context_window: context_window as usize, jobs })
     }
 
+    /// The tokens `turns` take once rendered with the model's chat template.
+    pub fn count_prompt_tokens(&self, turns: &[ChatTurn]) -> usize {
+        let prompt = prompt::render(&self.model, turns);
+        self.model.vocab().tokenize(prompt.as_bytes(), true, true).len()
+    }
+
     /// Queues a generation; events arrive on the returned receiver. Dropping it cancels.
     pub fn submit(
         &self,

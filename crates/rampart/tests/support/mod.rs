@@ -129,7 +129,13 @@ impl Rampart {
         let port = free_port();
         let addr = format!("127.0.0.1:{port}");
         let config = config.replace("listen = \"127.0.0.1:0\"", &format!("listen = \"{addr}\""));
-        let config = format!("{config}\n[storage]\ndata_dir = \"{}\"\n", dir.path().display());
+        let data_dir = format!("[storage]\ndata_dir = \"{}\"\n", dir.path().display());
+        // A config with a [storage] table of its own gets the data dir inside it.
+        let config = if config.contains("\n[storage]\n") {
+            config.replacen("\n[storage]\n", &format!("\n{data_dir}"), 1)
+        } else {
+            format!("{config}\n{data_dir}")
+        };
         let config_path = dir.path().join("rampart.toml");
         std::fs::write(&config_path, config).expect("write config");
         let log = std::fs::File::create(dir.path().join("rampart.log")).expect("log file");

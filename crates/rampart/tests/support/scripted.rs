@@ -29,6 +29,10 @@ pub enum Behaviour {
     Delay(Duration),
     /// Streams the first chunk, then cuts the connection.
     DropMidStream,
+    /// Answers `count` words of one token each (` tok`), one chunk per word when streaming,
+    /// reporting 5 prompt tokens. With `honour_max_tokens` it stops at the request's
+    /// `max_tokens` with `finish_reason: length`, as real servers do; without, it ignores it.
+    Words { count: u64, honour_max_tokens: bool },
 }
 
 pub struct Script {
@@ -142,7 +146,45 @@ async fn chat(State(script): State<Arc<Script>>, Json(body): Json<Value>) -> Res
         }
         Behaviour::Answer => answer(&script.name, &model, streaming, false),
         Behaviour::DropMidStream => answer(&script.name, &model, true, true),
+        Behaviour::Words { count, honour_max_tokens } => {
+            let limit = body["max_tokens"].as_u64().or(body["max_completion_tokens"].as_u64());
+            let (count, finish) = match limit {
+                Some(limit) if honour_max_tokens && limit < count => (limit, "length"),
+                _ => (count, "stop"),
+            };
+            words(&model, count, finish, streaming)
+        }
     }
+}
+
+fn words(model: &str, count: u64, finish: &str, streaming: bool) -> Response {
+    let usage = json!({"prompt_tokens": 5, "completion_tokens": count, "total_tokens": 5 + count});
+    if !streaming {
+        return Json(json!({
+            "id": "chatcmpl-words", "object": "chat.completion", "created": 1, "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": " tok".repeat(count as usize)},
+                         "finish_reason": finish}],
+            "usage": usage
+        }))
+        .into_response();
+    }
+    let chunk = |delta: Value, finish: Value, usage: Value| {
+        let mut chunk = json!({"id": "chatcmpl-words", "object": "chat.completion.chunk", "created": 1, "model": model,
+                               "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]});
+        if !usage.is_null() {
+            chunk["choices"] = json!([]);
+            chunk["usage"] = usage;
+        }
+        format!("data: {chunk}\n\n")
+    };
+    let mut events: Vec<String> =
+        (0..count).map(|_| chunk(json!({"content": " tok"}), Value::Null, Value::Null)).collect();
+    events.push(chunk(json!({}), json!(finish), Value::Null));
+    events.push(chunk(Value::Null, Value::Null, usage));
+    events.push("data: [DONE]\n\n".to_owned());
+    let stream =
+        futures_util::stream::iter(events.into_iter().map(|event| Ok::<_, std::io::Error>(Bytes::from(event))));
+    Response::builder().header("content-type", "text/event-stream").body(Body::from_stream(stream)).expect("response")
 }
 
 async fn embeddings(State(script): State<Arc<Script>>, Json(body): Json<Value>) -> Response {
