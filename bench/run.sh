@@ -26,9 +26,22 @@ base_url = "http://127.0.0.1:18000/v1"
 name = "mock-sse"
 kind = "openai"
 base_url = "http://127.0.0.1:18000/sse/v1"
+# A second backend on the same mock, as a fallback model: routing plans a two-model chain.
+[[backends]]
+name = "mock-spare"
+kind = "openai"
+base_url = "http://127.0.0.1:18000/v1"
+max_concurrency = 1024
+max_queue = 1024
 [[models]]
 name = "mock"
 backend = "mock"
+upstream_model = "gpt-4o-mini"
+price_per_mtok = { input = 0.15, output = 0.6 }
+fallbacks = ["mock-spare"]
+[[models]]
+name = "mock-spare"
+backend = "mock-spare"
 upstream_model = "gpt-4o-mini"
 price_per_mtok = { input = 0.15, output = 0.6 }
 [[models]]
@@ -37,6 +50,20 @@ backend = "mock-sse"
 upstream_model = "gpt-4o-mini"
 price_per_mtok = { input = 0.15, output = 0.6 }
 TOML
+# Limits on by default (BENCH_LIMITS=0 leaves them out): every request is counted with
+# OpenAI's BPE, reserved on four counters in the ledger and settled afterwards. The limits are
+# far above what the run reaches, so they cost time but never refuse.
+if [ "${BENCH_LIMITS:-1}" = 1 ]; then
+  cat >>"$work/rampart.toml" <<TOML
+[[limits]]
+name = "bench-global"
+scope = "global"
+requests_per_minute = 1000000000
+tokens_per_minute = 1000000000000
+spend_per_day_usd = 100000.0
+spend_per_month_usd = 1000000.0
+TOML
+fi
 export RAMPART_CMD="exec $root/target/release/rampart serve --config $work/rampart.toml"
 export PEERS_TARGETS=${PEERS_TARGETS:-"direct tensorzero litellm2 rampart"}
 export PEERS_CONNS=${PEERS_CONNS:-"16 64"}

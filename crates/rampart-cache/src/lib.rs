@@ -34,7 +34,6 @@ use bytes::Bytes;
 mod key;
 mod memory;
 mod redis;
-mod url;
 
 pub use self::redis::RedisCache;
 pub use key::{CacheKey, chat_cache_key, sort_tools};
@@ -83,6 +82,6 @@ pub async fn open_cache(url: Option<&str>, max_bytes: usize) -> Result<Arc<dyn R
     };
     match url.split_once("://").map(|(scheme, _)| scheme) {
         Some("redis" | "rediss") => Ok(Arc::new(RedisCache::connect(url, RedisCache::DEFAULT_KEY_PREFIX).await?)),
-        _ => Err(CacheError::UnsupportedUrl { url: url::redact_password(url) }),
+        _ => Err(CacheError::UnsupportedUrl { url: rampart_core::redact_url_password(url) }),
     }
 }

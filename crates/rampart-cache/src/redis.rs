@@ -15,8 +15,8 @@ use ::redis::{ErrorKind, RedisError};
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use crate::url::{redact_password, scrub_password};
 use crate::{CacheError, CacheKey, ResponseCache, SUPPORTED_CACHE_URL_FORMS};
+use rampart_core::{redact_url_password as redact_password, scrub_url_password as scrub_password};
 
 /// Connecting (TCP, TLS, `AUTH`, `SELECT`) is given this long.
 const CONNECTION_TIMEOUT: Duration = Duration::from_secs(3);

@@ -12,12 +12,14 @@ pub mod backend;
 pub mod limits;
 pub mod principal;
 pub mod store;
+pub mod url_secrets;
 pub mod usage;
 
 pub use backend::*;
 pub use limits::*;
 pub use principal::*;
 pub use store::*;
+pub use url_secrets::{redact_url_password, scrub_url_password};
 pub use usage::*;
 
 /// Seconds since the Unix epoch, as the OpenAI API reports `created`.

@@ -73,34 +73,7 @@ pub async fn open_ledger(limits_url: Option<&str>, store: &Arc<dyn Store>) -> Re
     }
 }
 
-/// The URL with any password (in `user:password@` or a `password=` parameter) replaced by
-/// `***`, fit for errors and logs.
-pub(crate) fn redact_url_password(url: &str) -> String {
-    let mut redacted = url.to_owned();
-    if let Some(authority_start) = redacted.find("://").map(|index| index + 3) {
-        let authority_end =
-            redacted[authority_start..].find(['/', '?', '#']).map_or(redacted.len(), |index| authority_start + index);
-        let authority = &redacted[authority_start..authority_end];
-        if let Some(at) = authority.rfind('@')
-            && let Some(colon) = authority[..at].find(':')
-        {
-            redacted.replace_range(authority_start + colon + 1..authority_start + at, "***");
-        }
-    }
-    if let Some(query_start) = redacted.find('?') {
-        let (base, query) = redacted.split_at(query_start + 1);
-        let query = query
-            .split('&')
-            .map(|param| match param.split_once('=') {
-                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
-                _ => param.to_owned(),
-            })
-            .collect::<Vec<_>>()
-            .join("&");
-        redacted = format!("{base}{query}");
-    }
-    redacted
-}
+pub(crate) use rampart_core::redact_url_password;
 
 /// A sqlx error as a sentence for an operator.
 pub(crate) fn sqlx_detail(error: &sqlx::Error) -> String {
@@ -114,23 +87,4 @@ pub(crate) fn sqlx_detail(error: &sqlx::Error) -> String {
 
 pub(crate) fn query_error(error: sqlx::Error) -> StoreError {
     StoreError::Query { detail: sqlx_detail(&error) }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redact_url_password;
-
-    #[test]
-    fn passwords_never_reach_messages() {
-        assert_eq!(
-            redact_url_password("postgres://rampart:s3cret@db:5432/rampart"),
-            "postgres://rampart:***@db:5432/rampart"
-        );
-        assert_eq!(
-            redact_url_password("mysql://root:p@ss@db/x?password=two&sslmode=require"),
-            "mysql://root:***@db/x?password=***&sslmode=require"
-        );
-        assert_eq!(redact_url_password("postgres://postgres@127.0.0.1/test"), "postgres://postgres@127.0.0.1/test");
-        assert_eq!(redact_url_password("sqlite://data/rampart.db"), "sqlite://data/rampart.db");
-    }
 }

@@ -1,8 +1,8 @@
-//! Keeping passwords in cache URLs out of messages.
+//! Keeping passwords in database, cache and ledger URLs out of errors and logs.
 
 /// The URL with any password (in `user:password@` or a `password=` parameter) replaced by
 /// `***`, fit for errors and logs.
-pub(crate) fn redact_password(url: &str) -> String {
+pub fn redact_url_password(url: &str) -> String {
     let mut redacted = url.to_owned();
     if let Some((start, end)) = userinfo_password_range(&redacted) {
         redacted.replace_range(start..end, "***");
@@ -25,7 +25,7 @@ pub(crate) fn redact_password(url: &str) -> String {
 /// `detail` (an engine's error message) with every password in `url`, as written and
 /// percent-decoded, replaced by `***`: engines do not normally repeat a password, but a message
 /// that might is cheaper to clean than to audit.
-pub(crate) fn scrub_password(detail: &str, url: &str) -> String {
+pub fn scrub_url_password(detail: &str, url: &str) -> String {
     let mut scrubbed = detail.to_owned();
     for password in passwords(url) {
         for form in [percent_decode(&password), password] {
@@ -92,16 +92,22 @@ mod tests {
 
     #[test]
     fn redacts_userinfo_and_query_passwords() {
-        assert_eq!(redact_password("redis://:hunter2@cache:6379/0"), "redis://:***@cache:6379/0");
-        assert_eq!(redact_password("rediss://app:hunter2@cache/1"), "rediss://app:***@cache/1");
-        assert_eq!(redact_password("redis://cache?password=hunter2&db=1"), "redis://cache?password=***&db=1");
-        assert_eq!(redact_password("redis://app@cache:6379"), "redis://app@cache:6379");
+        assert_eq!(redact_url_password("redis://:hunter2@cache:6379/0"), "redis://:***@cache:6379/0");
+        assert_eq!(redact_url_password("rediss://app:hunter2@cache/1"), "rediss://app:***@cache/1");
+        assert_eq!(redact_url_password("redis://cache?password=hunter2&db=1"), "redis://cache?password=***&db=1");
+        assert_eq!(redact_url_password("redis://app@cache:6379"), "redis://app@cache:6379");
+        assert_eq!(
+            redact_url_password("mysql://root:p@ss@db/x?password=two&sslmode=require"),
+            "mysql://root:***@db/x?password=***&sslmode=require"
+        );
+        assert_eq!(redact_url_password("postgres://postgres@127.0.0.1/test"), "postgres://postgres@127.0.0.1/test");
+        assert_eq!(redact_url_password("sqlite://data/rampart.db"), "sqlite://data/rampart.db");
     }
 
     #[test]
     fn scrubs_passwords_as_written_and_decoded() {
         let url = "redis://app:p%40ss@cache:6379?password=other";
-        assert_eq!(scrub_password("auth p@ss failed, p%40ss, other", url), "auth *** failed, ***, ***");
-        assert_eq!(scrub_password("connection refused", "redis://cache"), "connection refused");
+        assert_eq!(scrub_url_password("auth p@ss failed, p%40ss, other", url), "auth *** failed, ***, ***");
+        assert_eq!(scrub_url_password("connection refused", "redis://cache"), "connection refused");
     }
 }
