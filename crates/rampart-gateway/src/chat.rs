@@ -109,7 +109,11 @@ async fn handle(
     let admission = admit_chat(state, &record.principal, &model, &hints, &mut request).await?;
     record.permit = admission.permit;
     record.prompt_tokens = admission.prompt.map(|prompt| prompt.tokens);
-    record.output_cap = admission.output_cap.zip(admission.prompt.map(|prompt| prompt.encoding));
+    // A stream under token or spend limits is counted as it goes out, so an abandoned one is
+    // settled with what it sent; under a capped budget it is also cut at the cap.
+    if !record.permit.is_empty() {
+        record.stream_meter = admission.prompt.map(|prompt| (prompt.encoding, admission.output_cap));
+    }
     let deadline = tokio::time::Instant::now() + state.limits.request_timeout;
     let started = Instant::now();
     if request.is_stream() {
@@ -184,7 +188,7 @@ fn validate(request: &ChatCompletionRequest) -> Result<(), ApiError> {
 fn sse_response(chunks: ChunkStream, record: CallRecord) -> Response {
     let include_usage = record.include_usage;
     let public_model = record.model.as_ref().map(|model| model.name.clone()).unwrap_or_default();
-    let budget = record.output_cap.map(|(cap, encoding)| StreamBudget { cap, encoding, counted: 0 });
+    let budget = record.stream_meter.map(|(encoding, cap)| StreamBudget { cap, encoding, counted: 0 });
     let state = SseState { chunks, record, include_usage, public_model, budget, ended: false };
     let events = futures_util::stream::unfold(state, |mut state| async move {
         let bytes = state.next_event().await?;
@@ -204,14 +208,14 @@ struct SseState {
     record: CallRecord,
     include_usage: bool,
     public_model: String,
-    /// Set when a budget capped the answer: its output is counted as it streams.
+    /// Set when limits count the answer's tokens: its output is counted as it streams.
     budget: Option<StreamBudget>,
     ended: bool,
 }
 
-/// A streamed answer a budget can pay only `cap` tokens of.
+/// A streamed answer's output as counted, and the cap a budget set on it (if any).
 struct StreamBudget {
-    cap: u64,
+    cap: Option<u64>,
     encoding: rampart_tokens::Encoding,
     counted: u64,
 }
@@ -233,7 +237,15 @@ impl StreamBudget {
             }
             stopped_for_length |= choice.finish_reason == Some(rampart_types::FinishReason::Length);
         }
-        stopped_for_length || self.counted > self.cap
+        match self.cap {
+            Some(cap) => stopped_for_length || self.counted > cap,
+            None => false,
+        }
+    }
+
+    /// What went out to the client: a chunk that passes the cap is never sent.
+    fn sent(&self) -> u64 {
+        self.cap.map_or(self.counted, |cap| self.counted.min(cap))
     }
 }
 
@@ -250,8 +262,7 @@ impl SseState {
                     }
                     if let Some(budget) = &mut self.budget {
                         let exhausted = budget.exhausted_by(&chunk);
-                        // What went out to the client: a chunk that passes the cap is never sent.
-                        self.record.streamed_tokens = Some(budget.counted.min(budget.cap));
+                        self.record.streamed_tokens = Some(budget.sent());
                         if exhausted {
                             return Some(self.cut_for_budget(chunk));
                         }
@@ -284,10 +295,10 @@ impl SseState {
     /// the upstream stream is dropped.
     fn cut_for_budget(&mut self, mut chunk: rampart_types::ChatCompletionChunk) -> Bytes {
         self.ended = true;
-        let cap = self.budget.as_ref().map_or(0, |budget| budget.cap);
+        let cap = self.budget.as_ref().and_then(|budget| budget.cap).unwrap_or(0);
         let limit = self.record.permit.capped_by.clone().unwrap_or_default();
         let mut events = Vec::new();
-        let stopped_at_cap = self.budget.as_ref().is_some_and(|budget| budget.counted <= budget.cap);
+        let stopped_at_cap = self.budget.as_ref().is_some_and(|budget| budget.counted <= cap);
         if stopped_at_cap {
             chunk.model.clone_from(&self.public_model);
             if !self.include_usage {

@@ -41,8 +41,9 @@ pub struct CallRecord {
     /// Output tokens counted as a stream went out, for settling when the upstream never
     /// reported usage (a cut or abandoned stream).
     pub streamed_tokens: Option<u64>,
-    /// A budget's cap on the answer, with the encoding that counts it as it streams.
-    pub output_cap: Option<(u64, rampart_tokens::Encoding)>,
+    /// For a call under token or spend limits: the encoding that counts a stream's output as
+    /// it goes out, and the cap a budget set on the answer, if any.
+    pub stream_meter: Option<(rampart_tokens::Encoding, Option<u64>)>,
     /// `Some(true)` when the answer came from the response cache (no tokens, no cost),
     /// `Some(false)` when the request used the cache and missed; `None` when it did not use it.
     pub cache: Option<bool>,
@@ -68,7 +69,7 @@ impl CallRecord {
             permit: Permit::default(),
             prompt_tokens: None,
             streamed_tokens: None,
-            output_cap: None,
+            stream_meter: None,
             cache: None,
             finished: false,
         }
