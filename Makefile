@@ -5,13 +5,14 @@ CONFIG ?=
 RELEASE_BIN := target/release/rampart
 DEBUG_BIN := target/debug/rampart
 
-.PHONY: run build release test test-rust test-python lint fmt openapi services bench bench-inference setup help
+.PHONY: run build release test test-rust test-python lint fmt openapi services bench bench-inference bench-resilience setup help
 
 help:
 	@echo "make run      build in release, pull the default local models, serve (CONFIG=path/to/rampart.toml optional)"
 	@echo "make test     lint, Rust tests (incl. PostgreSQL), OpenAI SDK and browser tests"
 	@echo "make bench    gateway benchmark against TensorZero and LiteLLM (see BENCHMARKS.md)"
 	@echo "make bench-inference  embedded models against llama-cpp-python and sentence-transformers (see BENCHMARKS.md)"
+	@echo "make bench-resilience  overload shedding and failover time (see BENCHMARKS.md)"
 	@echo "make openapi  regenerate docs/openapi.json"
 
 setup:
@@ -58,3 +59,6 @@ bench:
 
 bench-inference:
 	@bench/inference.sh
+
+bench-resilience:
+	@bench/resilience.sh
