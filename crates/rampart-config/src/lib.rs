@@ -11,6 +11,7 @@ mod limits;
 mod load;
 mod locate;
 mod model;
+mod routes;
 mod validate;
 mod validate_limits;
 
@@ -18,3 +19,4 @@ pub use error::ConfigError;
 pub use limits::*;
 pub use load::{ConfigSource, LoadedConfig, load, load_from_str};
 pub use model::*;
+pub use routes::*;

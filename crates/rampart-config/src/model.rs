@@ -16,6 +16,8 @@ pub struct Config {
     pub logging: LoggingConfig,
     pub backends: Vec<BackendConfig>,
     pub models: Vec<ModelConfig>,
+    /// Names whose model is chosen per request by rules.
+    pub routes: Vec<crate::routes::RouteConfig>,
     pub router: RouterConfig,
     /// Rate limits and budgets per API key, tenant, user or for everyone.
     pub limits: Vec<LimitConfig>,
@@ -330,7 +332,7 @@ impl PricePerMillionTokens {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ModelKind {
     #[default]

@@ -99,6 +99,8 @@ pub(crate) fn validate_limits(
         }
     }
 
+    validate_routes(config, invalid)?;
+
     let context = root.key("context");
     let layers = config.context.layers();
     let layered: u64 = layers.iter().map(|(_, tokens)| u64::from(*tokens)).sum();
@@ -113,6 +115,64 @@ pub(crate) fn validate_limits(
                 config.context.total_tokens
             ),
         ));
+    }
+    Ok(())
+}
+
+fn validate_routes(config: &Config, invalid: &impl Fn(KeyPath, String) -> ConfigError) -> Result<(), ConfigError> {
+    let root = KeyPath::default();
+    let mut names = HashSet::new();
+    for (index, route) in config.routes.iter().enumerate() {
+        let path = root.key("routes").index(index);
+        if route.name.trim().is_empty() {
+            return Err(invalid(path.key("name"), "must not be empty".to_owned()));
+        }
+        let taken = config.models.iter().any(|model| model.name == route.name || model.aliases.contains(&route.name));
+        if taken || !names.insert(route.name.as_str()) {
+            return Err(invalid(path.key("name"), format!("'{}' is already a model, alias or route", route.name)));
+        }
+        if route.rules.is_empty() {
+            return Err(invalid(path.key("rules"), "must hold at least one rule".to_owned()));
+        }
+        let mut kinds = HashSet::new();
+        for (rule_index, rule) in route.rules.iter().enumerate() {
+            let rule_path = path.key("rules").index(rule_index);
+            if rule.candidates.is_empty() {
+                return Err(invalid(rule_path.key("candidates"), "must name at least one model".to_owned()));
+            }
+            if rule.candidates.iter().all(|candidate| candidate.weight == 0) {
+                return Err(invalid(
+                    rule_path.key("candidates"),
+                    "at least one candidate needs a weight above 0".to_owned(),
+                ));
+            }
+            for candidate in &rule.candidates {
+                let Some(model) = config.models.iter().find(|model| model.name == candidate.model) else {
+                    return Err(invalid(
+                        rule_path.key("candidates"),
+                        format!("names '{}', which is not a configured model name", candidate.model),
+                    ));
+                };
+                kinds.insert(model.kind);
+            }
+            if let (Some(min), Some(max)) = (rule.when.min_prompt_tokens, rule.when.max_prompt_tokens)
+                && min > max
+            {
+                return Err(invalid(
+                    rule_path.key("when"),
+                    format!("min_prompt_tokens {min} is above max_prompt_tokens {max}"),
+                ));
+            }
+            if rule.when.tier.is_some_and(|tier| !(1..=2).contains(&tier)) {
+                return Err(invalid(rule_path.key("when"), "tier must be 1 or 2".to_owned()));
+            }
+        }
+        if kinds.len() > 1 {
+            return Err(invalid(
+                path.key("rules"),
+                "mixes chat and embedding models: a route serves one kind".to_owned(),
+            ));
+        }
     }
     Ok(())
 }

@@ -67,6 +67,31 @@ fn routing_references_are_checked() {
     assert!(error(missing.to_owned()).contains("is missing: name the [[backends]] entry"));
     let message = error(base("", "[router.breaker]\nerror_rate = 1.5"));
     assert!(message.contains("router.breaker.error_rate") && message.contains("at most 1"), "{message}");
+    let route = |name: &str, rules: &str| base("", &format!("[[routes]]\nname = \"{name}\"\n{rules}"));
+    let rule = |body: &str| format!("[[routes.rules]]\n{body}\n");
+    assert!(
+        error(route("cloud", &rule("candidates = [{ model = \"cloud\" }]")))
+            .contains("already a model, alias or route")
+    );
+    assert!(
+        error(route("r", &rule("candidates = [{ model = \"nope\" }]"))).contains("'nope', which is not a configured")
+    );
+    assert!(error(route("r", "")).contains("at least one rule"));
+    assert!(error(route("r", &rule("candidates = [{ model = \"cloud\", weight = 0 }]"))).contains("weight above 0"));
+    let mixed = rule("candidates = [{ model = \"cloud\" }]") + &rule("candidates = [{ model = \"vectors\" }]");
+    assert!(error(route("r", &mixed)).contains("mixes chat and embedding"));
+    let sizes = rule("when = { min_prompt_tokens = 10, max_prompt_tokens = 5 }\ncandidates = [{ model = \"cloud\" }]");
+    assert!(error(route("r", &sizes)).contains("min_prompt_tokens 10 is above max_prompt_tokens 5"));
+    let limit = |body: &str| base("", &format!("[[limits]]\nname = \"l\"\nscope = \"tenant\"\n{body}"));
+    assert!(error(limit("")).contains("sets nothing"));
+    assert!(error(limit("requests_per_minute = 0")).contains("at least 1"));
+    assert!(error(limit("spend_per_day_usd = -1.0")).contains("above 0"));
+    assert!(error(limit("value = \"x\"\nmodels = [\"nope\"]\nrequests_per_minute = 1")).contains("'nope'"));
+    let global = base("", "[[limits]]\nname = \"g\"\nscope = \"global\"\nvalue = \"x\"\nrequests_per_minute = 1");
+    assert!(error(global).contains("a global limit counts every request together"));
+    assert!(error(base("", "[context]\ntotal_tokens = 100")).contains("less than the layers' budgets"));
+    assert!(error(base("", "[storage]\nlimits_url = \"mysql://x\"")).contains("use redis://"));
+    assert!(error(base("", "[cache]\nurl = \"memcached://x\"")).contains("use redis://"));
 }
 
 #[test]

@@ -16,14 +16,15 @@ use rampart_config::ModelKind;
 use rampart_core::{BackendError, ChunkStream};
 use rampart_types::{ChatCompletionRequest, ChatCompletionResponse, ErrorResponse, ToolChoice};
 
-use crate::budget::admit_chat;
+use crate::budget::{admit_chat, count_chat_prompt};
 use crate::cache;
 use crate::error::ApiError;
 use crate::hints::take_route_hints;
 use crate::middleware::{ModelLabel, RequestId};
 use crate::principal::principal_from;
 use crate::record::CallRecord;
-use crate::resolve::{field_error, observe_route, resolve_model};
+use crate::resolve::{field_error, observe_route};
+use crate::routes::resolve_target;
 use crate::state::AppState;
 
 #[utoipa::path(
@@ -90,8 +91,13 @@ async fn handle(
     record.include_usage = request.include_usage_in_stream();
     record.principal = principal_from(headers, request.user.as_deref());
     validate(&request)?;
-    let hints = take_route_hints(headers, &mut request.extra)?;
-    let model = resolve_model(state, &request.model, ModelKind::Chat)?;
+    // Routes read the metadata as sent, before Rampart's own keys are taken out of it.
+    let metadata = request.extra.get("metadata").and_then(serde_json::Value::as_object).cloned();
+    let mut hints = take_route_hints(headers, &mut request.extra)?;
+    let model =
+        resolve_target(state, headers, &request.model, ModelKind::Chat, metadata.as_ref(), &mut hints, |model| {
+            count_chat_prompt(model, &request).tokens
+        })?;
     record.model = Some(model.clone());
     // Tools in one order, whatever order the client listed them in, so identical requests are
     // identical upstream and providers' prompt caches keep hitting.

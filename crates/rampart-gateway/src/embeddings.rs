@@ -22,7 +22,8 @@ use crate::hints::take_route_hints;
 use crate::middleware::RequestId;
 use crate::principal::principal_from;
 use crate::record::CallRecord;
-use crate::resolve::{field_error, observe_route, resolve_model};
+use crate::resolve::{field_error, observe_route};
+use crate::routes::resolve_target;
 use crate::state::AppState;
 
 /// OpenAI's limit on inputs per request.
@@ -78,7 +79,10 @@ async fn handle(
     if request.dimensions == Some(0) {
         return Err(ApiError::invalid("'dimensions' must be at least 1", Some("dimensions")));
     }
-    let model = resolve_model(state, &request.model, ModelKind::Embedding)?;
+    let mut hints = take_route_hints(headers, &mut serde_json::Map::new())?;
+    let model = resolve_target(state, headers, &request.model, ModelKind::Embedding, None, &mut hints, |model| {
+        rampart_tokens::Encoding::for_model(&model.upstream_model).count_embedding_input(&request.input)
+    })?;
     record.model = Some(model.clone());
     let call = EmbedCall {
         upstream_model: model.upstream_model.clone(),
@@ -86,7 +90,6 @@ async fn handle(
         dimensions: request.dimensions,
         user: request.user.clone(),
     };
-    let hints = take_route_hints(headers, &mut serde_json::Map::new())?;
     record.permit = admit_embeddings(state, &record.principal, &model, &hints, &request.input).await?;
     let deadline = tokio::time::Instant::now() + state.limits.request_timeout;
     let started = Instant::now();

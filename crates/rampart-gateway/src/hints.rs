@@ -55,7 +55,12 @@ pub fn take_route_hints(headers: &HeaderMap, extra: &mut Map<String, Value>) -> 
             ));
         }
     };
-    Ok(RouteHints { privacy_mode, classification: classification.filter(|text| !text.is_empty()), tier })
+    Ok(RouteHints {
+        privacy_mode,
+        classification: classification.filter(|text| !text.is_empty()),
+        tier,
+        alternates: Vec::new(),
+    })
 }
 
 #[cfg(test)]
@@ -78,7 +83,12 @@ mod tests {
         let hints = take_route_hints(&HeaderMap::new(), &mut fields).ok();
         assert_eq!(
             hints,
-            Some(RouteHints { privacy_mode: false, classification: Some("secret".into()), tier: Some(1) })
+            Some(RouteHints {
+                privacy_mode: false,
+                classification: Some("secret".into()),
+                tier: Some(1),
+                alternates: Vec::new()
+            })
         );
         assert_eq!(fields.get("metadata"), Some(&json!({"team": "ops"})));
 
@@ -95,7 +105,10 @@ mod tests {
         headers.insert(TIER_HEADER, HeaderValue::from_static("2"));
         let mut fields = extra(json!({"metadata": {"privacy_mode": false}}));
         let hints = take_route_hints(&headers, &mut fields).ok();
-        assert_eq!(hints, Some(RouteHints { privacy_mode: true, classification: None, tier: Some(2) }));
+        assert_eq!(
+            hints,
+            Some(RouteHints { privacy_mode: true, classification: None, tier: Some(2), alternates: Vec::new() })
+        );
 
         headers.insert(TIER_HEADER, HeaderValue::from_static("3"));
         let error = take_route_hints(&headers, &mut Map::new()).err().map(|error| error.to_string());

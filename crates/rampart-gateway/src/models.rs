@@ -22,6 +22,7 @@ pub async fn list_models(State(state): State<Arc<AppState>>) -> Json<ModelList> 
             std::iter::once(model_object(&state, model, &model.name))
                 .chain(model.aliases.iter().map(|alias| model_object(&state, model, alias)))
         })
+        .chain(crate::routes::route_objects(&state))
         .collect();
     Json(ModelList { object: "list".to_owned(), data })
 }
@@ -38,7 +39,9 @@ pub async fn get_model(
 ) -> Result<Json<ModelObject>, ApiError> {
     match state.router.catalog().resolve(&id) {
         Some(model) => Ok(Json(model_object(&state, model, &id))),
-        None => Err(crate::resolve::model_not_found(&state, &id)),
+        None => crate::routes::route_object(&state, &id)
+            .map(Json)
+            .ok_or_else(|| crate::resolve::model_not_found(&state, &id)),
     }
 }
 

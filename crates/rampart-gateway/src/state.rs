@@ -29,6 +29,8 @@ impl From<&ServerConfig> for Limits {
 pub struct AppState {
     /// The model catalog with its circuits, queues and fallbacks.
     pub router: rampart_router::Router,
+    /// `[[routes]]`: names whose model is chosen per request by rules.
+    pub routes: rampart_router::RouteTable,
     /// `[[limits]]` over their ledger.
     pub limiter: Arc<rampart_limits::Limiter>,
     /// `[context]`: token budgets and what to do with prompts that do not fit.

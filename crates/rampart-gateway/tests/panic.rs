@@ -19,6 +19,7 @@ async fn state() -> Arc<AppState> {
     let (request_log, _writer) = RequestLogger::spawn(store.clone(), metrics.clone());
     Arc::new(AppState {
         router: ModelRouter::new(ModelCatalog::default(), Default::default()),
+        routes: Default::default(),
         limiter: Arc::new(Limiter::new(&[], store.clone())),
         context: Default::default(),
         cache: rampart_cache::open_cache(None, 1024).await.unwrap(),

@@ -19,6 +19,7 @@ mod guard;
 mod metrics;
 mod policy;
 mod router;
+mod routes;
 mod status;
 
 pub use admission::{Admission, AdmissionPermit, Refusal};
@@ -28,4 +29,5 @@ pub use error::RouteError;
 pub use metrics::RouterMetrics;
 pub use policy::{Next, RouteHints, backoff, counts_against_backend};
 pub use router::{Routed, Router};
+pub use routes::{Route, RouteChoice, RouteRequest, RouteTable};
 pub use status::{BackendStatus, RouterEvent, RouterMode, RouterStatus};

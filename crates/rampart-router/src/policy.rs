@@ -63,6 +63,9 @@ pub struct RouteHints {
     /// `x-rampart-tier` / `metadata.tier`: `1` keeps the request on-premises, `2` tries cloud
     /// models first.
     pub tier: Option<u8>,
+    /// Models a `[[routes]]` rule names after the one it chose, tried before the chosen
+    /// model's own fallbacks.
+    pub alternates: Vec<String>,
 }
 
 impl RouteHints {

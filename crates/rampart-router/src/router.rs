@@ -238,7 +238,7 @@ impl Router {
     pub fn plan(&self, model: &Arc<ResolvedModel>, hints: &RouteHints) -> Result<Vec<Arc<ResolvedModel>>, RouteError> {
         let catalog = &self.shared.catalog;
         let mut chain: Vec<Arc<ResolvedModel>> = vec![model.clone()];
-        for name in &model.fallbacks {
+        for name in hints.alternates.iter().chain(&model.fallbacks) {
             if let Some(fallback) = catalog.resolve(name)
                 && !chain.iter().any(|known| known.name == fallback.name)
             {

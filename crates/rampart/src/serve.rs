@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use rampart_config::{Config, LogFormat};
 use rampart_gateway::{
-    AppState, HealthMonitor, Limiter, Limits, Metrics, ModelCatalog, ModelRouter, RequestLogger, ServeOptions,
+    AppState, HealthMonitor, Limiter, Limits, Metrics, ModelCatalog, ModelRouter, RequestLogger, RouteTable,
+    ServeOptions,
 };
 
 use crate::CliError;
@@ -56,6 +57,7 @@ pub async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result<(), Cl
         );
     }
 
+    let routes = RouteTable::new(&config, &catalog);
     let router = ModelRouter::new(catalog, config.router.clone());
     let mut metrics = Metrics::new();
     router.metrics().register(metrics.registry_mut());
@@ -65,6 +67,7 @@ pub async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result<(), Cl
     let prober = health.spawn(router.clone(), Duration::from_secs(config.router.health_check_secs), metrics.clone());
     let state = Arc::new(AppState {
         router,
+        routes,
         limiter,
         context: config.context.clone(),
         cache,
