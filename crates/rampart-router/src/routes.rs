@@ -137,7 +137,8 @@ fn holds(when: &RouteCondition, request: &RouteRequest<'_>) -> bool {
     let metadata_holds = when.metadata.iter().all(|(key, wanted)| {
         request.metadata.and_then(|metadata| metadata.get(key)).is_some_and(|value| match value {
             Value::String(text) => text == wanted,
-            Value::Bool(_) | Value::Number(_) => value.to_string() == *wanted,
+            Value::Bool(flag) => wanted.as_str() == if *flag { "true" } else { "false" },
+            Value::Number(number) => number.as_f64().is_some_and(|number| wanted.parse::<f64>() == Ok(number)),
             _ => false,
         })
     });
