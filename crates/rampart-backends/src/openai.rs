@@ -109,8 +109,14 @@ impl Backend for OpenAiBackend {
         })
     }
 
+    /// `GET /models`. A server that answers it with 404 or 405 is up all the same: not every
+    /// OpenAI-compatible server lists its models, and its chat endpoint must not be taken out
+    /// of service for it.
     async fn health(&self) -> Result<(), BackendError> {
-        self.upstream.get("/models").await.map(|_| ())
+        match self.upstream.get("/models").await {
+            Ok(_) | Err(BackendError::Upstream { status: 404 | 405, .. }) => Ok(()),
+            Err(error) => Err(error),
+        }
     }
 }
 

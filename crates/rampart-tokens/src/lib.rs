@@ -9,8 +9,6 @@
 //! their JSON, an estimate of how providers render them; an image counts 85 tokens at
 //! `detail: low` and 765 otherwise (one 512-pixel tile's worth plus the base).
 
-use std::sync::OnceLock;
-
 use rampart_types::{ChatCompletionRequest, ChatMessage, ContentPart, EmbeddingInput, MessageContent};
 use tiktoken_rs::CoreBPE;
 
@@ -136,14 +134,17 @@ impl Encoding {
     }
 }
 
-/// Loads both encodings on a background thread, once.
-pub fn preload_in_background() {
-    static STARTED: OnceLock<()> = OnceLock::new();
-    STARTED.get_or_init(|| {
-        let _ = std::thread::Builder::new().name("rampart-tokens".to_owned()).spawn(|| {
-            Encoding::O200kBase.preload();
-            Encoding::Cl100kBase.preload();
-        });
+/// Loads `encodings` on a background thread, so the first request that needs one does not
+/// wait. Each costs tens of megabytes of memory, so only what the configuration can use
+/// should be asked for; anything else still loads on first use.
+pub fn preload_in_background(encodings: Vec<Encoding>) {
+    if encodings.is_empty() {
+        return;
+    }
+    let _ = std::thread::Builder::new().name("rampart-tokens".to_owned()).spawn(move || {
+        for encoding in encodings {
+            encoding.preload();
+        }
     });
 }
 

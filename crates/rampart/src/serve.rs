@@ -44,8 +44,9 @@ pub async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result<(), Cl
     let cache = rampart_cache::open_cache(config.cache.url.as_deref(), max_cache_bytes)
         .await
         .map_err(|error| CliError::failed(format!("{error}\nhint: check [cache].url")))?;
-    // Token counting's tables load in the background, before the first request needs them.
-    rampart_tokens::preload_in_background();
+    // Token counting's tables load in the background, before the first request needs them,
+    // and only when something counts tokens: each costs tens of megabytes.
+    rampart_tokens::preload_in_background(encodings_in_use(&config));
     let mut backends = Vec::with_capacity(config.backends.len());
     for backend in &config.backends {
         backends.push(build_backend(backend).await?);
@@ -106,6 +107,25 @@ pub async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result<(), Cl
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The encodings prompt counting will use: those of the models' upstream names, when limits,
+/// context windows or size-based routes count prompts at all.
+fn encodings_in_use(config: &Config) -> Vec<rampart_tokens::Encoding> {
+    let counts = !config.limits.is_empty()
+        || config.models.iter().any(|model| model.context_window.is_some())
+        || config.routes.iter().flat_map(|route| &route.rules).any(|rule| rule.when.needs_prompt_tokens());
+    if !counts {
+        return Vec::new();
+    }
+    let mut encodings: Vec<rampart_tokens::Encoding> = Vec::new();
+    for model in &config.models {
+        let encoding = rampart_tokens::Encoding::for_model(model.upstream_model());
+        if !encodings.contains(&encoding) {
+            encodings.push(encoding);
+        }
+    }
+    encodings
 }
 
 pub async fn open_store(config: &Config) -> Result<Arc<dyn rampart_core::Store>, CliError> {

@@ -392,3 +392,35 @@ async fn when_the_cloud_dies_under_load_work_moves_to_tier_1_without_a_failure_a
     let status = router_status(&rampart).await;
     assert_eq!(status["mode"], "normal", "{status}");
 }
+
+#[tokio::test]
+async fn a_server_without_a_model_list_stays_in_service() {
+    // Only the chat endpoint: `GET /v1/models` is a 404, as on some OpenAI-compatible servers.
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        axum::routing::post(|| async {
+            axum::Json(json!({
+                "id": "c", "object": "chat.completion", "created": 1, "model": "m",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": "up"}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+            }))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let config = config(
+        "health_check_secs = 1\n",
+        "",
+        &format!(
+            "[[backends]]\nname = \"bare\"\nkind = \"openai\"\nbase_url = \"http://{addr}/v1\"\n\
+             [[models]]\nname = \"m\"\nbackend = \"bare\"\n"
+        ),
+    );
+    let rampart = Rampart::start(&config).await;
+    // Two health checks later, the circuit is still closed and requests are served.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let status: Value = reqwest::get(rampart.url("/api/v1/router")).await.unwrap().json().await.unwrap();
+    assert_eq!(status["backends"][0]["circuit"], "closed", "{status}");
+    assert_eq!(chat(&rampart, "m", &[], json!({})).await.status, 200);
+}
