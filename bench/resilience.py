@@ -32,7 +32,7 @@ import httpx
 UPSTREAM_DELAY_S = 0.05
 
 
-class MockUpstream:
+class MockServer:
     """An OpenAI-compatible chat server answering after `delay` seconds, on a thread."""
 
     def __init__(self, name: str, delay: float):
@@ -106,6 +106,30 @@ class MockUpstream:
                     connection.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
+
+
+class MockUpstream:
+    """A MockServer in a process of its own (so the load generator's interpreter does not slow
+    it down); `kill` is SIGKILL: the port closes and every connection is cut by the kernel."""
+
+    def __init__(self, name: str, delay: float):
+        self.process = subprocess.Popen([sys.executable, __file__, "--serve-mock", name, str(delay)],
+                                        stdout=subprocess.PIPE, text=True)
+        self.port = int(self.process.stdout.readline())
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def kill(self):
+        self.process.kill()
+        self.process.wait()
+
+
+def serve_mock(name: str, delay: float):
+    server = MockServer(name, delay)
+    print(server.port, flush=True)
+    server.thread.join()
 
 
 def free_port() -> int:
@@ -316,6 +340,8 @@ backend = "local"
 
 
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--serve-mock":
+        return serve_mock(sys.argv[2], float(sys.argv[3]))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("binary")
     parser.add_argument("--duration", type=float, default=20)
