@@ -12,12 +12,7 @@ fn config(local: &ScriptedUpstream, cloud: &ScriptedUpstream) -> String {
     format!(
         r#"[server]
 listen = "127.0.0.1:0"
-[router]
-max_retries = 0
-[router.breaker]
-consecutive_failures = 100000
-min_calls = 100000
-open_on_failed_health_check = false
+{}
 [[backends]]
 name = "local"
 kind = "openai"
@@ -52,6 +47,7 @@ name = "tagged-only"
 when = {{ tags = ["batch"] }}
 candidates = [{{ model = "local-model" }}]
 "#,
+        support::PLAIN_ROUTING,
         local.base_url(),
         cloud.base_url()
     )
