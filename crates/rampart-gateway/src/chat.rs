@@ -92,7 +92,11 @@ async fn handle(
     record.principal = principal_from(headers, request.user.as_deref());
     validate(&request)?;
     // Routes read the metadata as sent, before Rampart's own keys are taken out of it.
-    let metadata = request.extra.get("metadata").and_then(serde_json::Value::as_object).cloned();
+    // Copied only for a route name: a plain model name never needs it.
+    let metadata = match state.routes.get(&request.model) {
+        Some(_) => request.extra.get("metadata").and_then(serde_json::Value::as_object).cloned(),
+        None => None,
+    };
     let mut hints = take_route_hints(headers, &mut request.extra)?;
     let model =
         resolve_target(state, headers, &request.model, ModelKind::Chat, metadata.as_ref(), &mut hints, |model| {
