@@ -7,16 +7,20 @@
 
 mod env;
 mod error;
+mod governance;
 mod limits;
 mod load;
 mod locate;
 mod model;
 mod routes;
 mod validate;
+mod validate_governance;
 mod validate_limits;
 
 pub use error::ConfigError;
+pub use governance::*;
 pub use limits::*;
 pub use load::{ConfigSource, LoadedConfig, load, load_from_str};
 pub use model::*;
 pub use routes::*;
+pub use validate_governance::OIDC_ALGORITHMS;

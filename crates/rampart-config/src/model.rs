@@ -23,6 +23,9 @@ pub struct Config {
     pub limits: Vec<LimitConfig>,
     pub context: ContextConfig,
     pub cache: CacheConfig,
+    pub auth: crate::governance::AuthConfig,
+    pub policy: crate::governance::PolicyConfig,
+    pub audit: crate::governance::AuditConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -116,7 +116,8 @@ pub(crate) fn validate(config: &Config, text: &str, file: &str) -> Result<(), Co
     }
     validate_fallbacks(config, &invalid)?;
     validate_router(config, &invalid)?;
-    crate::validate_limits::validate_limits(config, &invalid)
+    crate::validate_limits::validate_limits(config, &invalid)?;
+    crate::validate_governance::validate_governance(config, &invalid)
 }
 
 fn validate_fallbacks(config: &Config, invalid: &impl Fn(KeyPath, String) -> ConfigError) -> Result<(), ConfigError> {

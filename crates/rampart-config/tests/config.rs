@@ -209,3 +209,41 @@ fn a_missing_explicit_file_is_an_error() {
     assert!(matches!(error, ConfigError::Read { .. }), "{error}");
     assert!(error.to_string().contains("/nonexistent/rampart.toml"));
 }
+
+#[test]
+fn auth_policy_and_audit_settings_are_checked() {
+    let text = r#"
+[auth]
+mode = "required"
+[[auth.oidc]]
+issuer = "https://id.example.org/realms/acme"
+audiences = ["rampart"]
+roles_claim = "realm_access.roles"
+role_map = { "ai-admins" = "admin" }
+[policy]
+dir = "/etc/rampart/policy"
+[audit]
+checkpoint_interval_secs = 30
+"#;
+    let config = load_from_str(text, "rampart.toml", &[]).unwrap();
+    let issuer = &config.auth.oidc[0];
+    assert_eq!(config.auth.mode, rampart_config::AuthMode::Required);
+    assert_eq!(issuer.algorithms, ["RS256", "ES256", "EdDSA"]);
+    assert_eq!((issuer.leeway_secs, issuer.jwks_refresh_secs, issuer.tenant_claim.as_str()), (60, 300, "tenant"));
+    assert_eq!(config.policy.dir.as_deref(), Some(std::path::Path::new("/etc/rampart/policy")));
+    assert!(config.audit.enabled);
+
+    let error = |text: &str| load_from_str(text, "rampart.toml", &[]).unwrap_err().to_string();
+    let issuer =
+        |extra: &str| format!("[[auth.oidc]]\nissuer = \"https://id.example.org\"\naudiences = [\"r\"]\n{extra}");
+    let message = error(&issuer("algorithms = [\"HS256\"]"));
+    assert!(message.contains("'HS256' is not accepted") && message.contains("auth.oidc[0].algorithms"), "{message}");
+    assert!(error(&issuer("algorithms = [\"none\"]")).contains("'none' is not accepted"));
+    assert!(error(&issuer("role_map = { x = \"root\" }")).contains("map to one of admin"));
+    assert!(error("[[auth.oidc]]\nissuer = \"https://i\"\naudiences = []").contains("at least one non-empty audience"));
+    assert!(error("[[auth.oidc]]\nissuer = \"id.example.org\"\naudiences = [\"r\"]").contains("https:// URL"));
+    assert!(error(&format!("{}\n{}", issuer(""), issuer(""))).contains("configured twice"));
+    let message = error("[auth]\nmode = \"maybe\"");
+    assert!(message.contains("mode") && message.contains("maybe"), "{message}");
+    assert!(error("[policy]\nreload_interval_secs = 0").contains("policy.reload_interval_secs"));
+}

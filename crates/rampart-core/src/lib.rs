@@ -3,19 +3,28 @@
 //! - [`Backend`]: one model server (OpenAI-compatible, Anthropic, Ollama, embedded runtime).
 //! - [`Store`]: durable state (SQLite embedded, PostgreSQL at scale).
 //! - [`Principal`]: who a request is charged to.
+//! - [`ApiKeyStore`]: API keys, stored as salted hashes.
+//! - [`IdentityEnvelope`]: who is calling, with roles, after authentication.
+//! - [`AuditLog`]: the append-only, hash-chained record of every decision.
 //! - [`LimitLedger`]: rate-limit and budget counters, reserved and settled atomically.
 //!
 //! This crate performs no I/O of its own and must never depend on a concrete engine: engines
 //! live in their own crates and are chosen by the binary at start-up.
 
+pub mod audit;
 pub mod backend;
+pub mod identity;
+pub mod keys;
 pub mod limits;
 pub mod principal;
 pub mod store;
 pub mod url_secrets;
 pub mod usage;
 
+pub use audit::*;
 pub use backend::*;
+pub use identity::*;
+pub use keys::*;
 pub use limits::*;
 pub use principal::*;
 pub use store::*;

@@ -3,10 +3,12 @@
 
 use async_trait::async_trait;
 
+use crate::audit::AuditLog;
+use crate::keys::ApiKeyStore;
 use crate::limits::LimitLedger;
 use crate::usage::{UsageQuery, UsageRow};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("storage URL '{url}' is not supported: {reason}")]
     UnsupportedUrl { url: String, reason: String },
@@ -16,6 +18,9 @@ pub enum StoreError {
     Migration { detail: String },
     #[error("storage query failed: {detail}")]
     Query { detail: String },
+    /// A write that would replace something that must stay (an id already taken).
+    #[error("{detail}")]
+    Conflict { detail: String },
 }
 
 /// One gateway request as it is kept in the request log.
@@ -62,7 +67,7 @@ pub struct RequestLogQuery {
 /// gateway without a shared ledger of its own uses its store (`Arc<dyn Store>` coerces to
 /// `Arc<dyn LimitLedger>`).
 #[async_trait]
-pub trait Store: LimitLedger + Send + Sync {
+pub trait Store: LimitLedger + ApiKeyStore + AuditLog + Send + Sync {
     /// `sqlite` or `postgres`.
     fn engine(&self) -> &'static str;
 

@@ -35,6 +35,15 @@ pub enum ApiError {
     /// Refused by `[[limits]]`: a rate limit, an exhausted budget, or an unreachable ledger.
     #[error("{0}")]
     Limit(#[from] LimitError),
+    /// No credentials, or credentials that do not prove who the caller is (401).
+    #[error("{message}")]
+    Unauthenticated { message: String },
+    /// The caller is known but may not do this: a role check or a policy decision (403).
+    #[error("{message}")]
+    Forbidden { message: String, code: &'static str },
+    /// The audit log could not record a decision, so nothing was done (fail closed).
+    #[error("the audit log could not record this request, so it was not carried out: {detail}")]
+    AuditUnavailable { detail: String },
     #[error("internal error while handling request {request_id}; the server logged the details")]
     Internal { request_id: String },
 }
@@ -57,6 +66,9 @@ impl ApiError {
             ApiError::Tier1Required { .. } => StatusCode::FORBIDDEN,
             ApiError::Limit(LimitError::Ledger(_)) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Limit(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::AuditUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -100,6 +112,14 @@ impl ApiError {
             }
             ApiError::Limit(LimitError::Ledger(_)) => {
                 ErrorResponse::new("service_unavailable", message).with_code("limits_unavailable")
+            }
+            // OpenAI answers a bad key with this type and code; clients handle it already.
+            ApiError::Unauthenticated { .. } => {
+                ErrorResponse::new("invalid_request_error", message).with_code("invalid_api_key")
+            }
+            ApiError::Forbidden { code, .. } => ErrorResponse::new("permission_error", message).with_code(*code),
+            ApiError::AuditUnavailable { .. } => {
+                ErrorResponse::new("service_unavailable", message).with_code("audit_unavailable")
             }
             ApiError::Internal { .. } => ErrorResponse::new("api_error", message).with_code("internal_error"),
         }
@@ -165,6 +185,7 @@ impl IntoResponse for ApiError {
         let status = self.status();
         let retry_after = match &self {
             ApiError::Backend(BackendError::Upstream { retry_after_secs: Some(secs), .. }) => Some(*secs),
+            ApiError::AuditUnavailable { .. } => Some(5),
             ApiError::Unavailable { retry_after_secs, .. }
             | ApiError::Overloaded { retry_after_secs, .. }
             | ApiError::Limit(
@@ -178,7 +199,14 @@ impl IntoResponse for ApiError {
             ) => Some((limit.clone(), *reset_unix)),
             _ => None,
         };
+        let unauthenticated = matches!(self, ApiError::Unauthenticated { .. });
         let mut response = (status, axum::Json(self.to_body())).into_response();
+        if unauthenticated {
+            // RFC 6750: tell the client which scheme to use.
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"rampart\""));
+        }
         if let Some(secs) = retry_after
             && let Ok(value) = HeaderValue::from_str(&secs.to_string())
         {

@@ -11,6 +11,8 @@
 //! conformance suite (`tests/conformance.rs`), and all three ledgers pass `tests/ledger.rs`;
 //! behaviour that differs between them is a bug.
 
+mod audit;
+mod keys;
 mod ledger;
 mod postgres;
 mod request_log;

@@ -10,6 +10,7 @@ use rampart_core::{
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 
+use crate::audit::writer::AuditWriter;
 use crate::ledger::postgres::PostgresLedger;
 use crate::request_log::{self, INSERT_CHUNK_ROWS, StoredRequest};
 use crate::usage::{self, Dialect, StoredUsage};
@@ -28,6 +29,9 @@ const DIAGNOSTIC_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 pub struct PostgresStore {
     pool: PgPool,
     ledger: PostgresLedger,
+    /// Audit appends go through one writer task per gateway, sealed and committed in groups;
+    /// the head row's lock orders the writers of several gateways.
+    audit: AuditWriter,
 }
 
 impl PostgresStore {
@@ -60,7 +64,8 @@ impl PostgresStore {
             .map_err(|error| StoreError::Migration { detail: format!("PostgreSQL at '{location}': {error}") })?;
         tracing::debug!(location = %location, "opened PostgreSQL store");
         let ledger = PostgresLedger::new(pool.clone());
-        Ok(Self { pool, ledger })
+        let audit = AuditWriter::start(Self::audit_commit(pool.clone()));
+        Ok(Self { pool, ledger, audit })
     }
 }
 
@@ -140,3 +145,6 @@ impl LimitLedger for PostgresStore {
         self.ledger.read(counters).await
     }
 }
+
+crate::keys::impl_api_key_store!(PostgresStore, "BEGIN");
+crate::audit::impl_audit_log!(PostgresStore, sqlx::Postgres, "BEGIN", crate::audit::SELECT_HEAD_FOR_UPDATE);

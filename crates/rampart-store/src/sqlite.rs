@@ -9,6 +9,7 @@ use rampart_core::{
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
+use crate::audit::writer::AuditWriter;
 use crate::ledger::sqlite::{self as ledger, SqliteLedger};
 use crate::request_log::{self, INSERT_CHUNK_ROWS, StoredRequest};
 use crate::usage::{self, Dialect, StoredUsage};
@@ -29,6 +30,8 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// Reservations and adjustments go through one writer task, committed in groups.
     ledger: SqliteLedger,
+    /// Audit appends go through another, sealed and committed in groups.
+    audit: AuditWriter,
 }
 
 impl SqliteStore {
@@ -74,7 +77,8 @@ impl SqliteStore {
             .map_err(|error| StoreError::Migration { detail: format!("SQLite at '{url}': {error}") })?;
         tracing::debug!(location = url, in_memory, "opened SQLite store");
         let ledger = SqliteLedger::start(pool.clone());
-        Ok(Self { pool, ledger })
+        let audit = AuditWriter::start(Self::audit_commit(pool.clone()));
+        Ok(Self { pool, ledger, audit })
     }
 
     #[cfg(test)]
@@ -167,3 +171,6 @@ mod tests {
         assert!(!names_in_memory_database("sqlite:rampart.db?mode=rwc"));
     }
 }
+
+crate::keys::impl_api_key_store!(SqliteStore, "BEGIN IMMEDIATE");
+crate::audit::impl_audit_log!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE", crate::audit::SELECT_HEAD);

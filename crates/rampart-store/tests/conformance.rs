@@ -13,6 +13,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use audit::*;
+use keys::*;
 use rampart_core::{RequestLogEntry, RequestLogQuery, Store, StoreError, UsageQuery};
 use rampart_store::open_store;
 use sqlx::Connection;
@@ -20,6 +22,12 @@ use tempfile::TempDir;
 use usage::*;
 use uuid::Uuid;
 
+/// The audit-log checks.
+#[path = "conformance/audit.rs"]
+mod audit;
+/// The API-key checks.
+#[path = "conformance/keys.rs"]
+mod keys;
 /// The usage-summary checks, kept in a file of their own.
 #[path = "conformance/usage.rs"]
 mod usage;
@@ -102,6 +110,85 @@ impl PostgresHarness {
     }
 }
 
+/// Direct SQL on a harness's database, as someone with database access (an attacker, in the
+/// audit checks) would run it.
+pub struct Raw {
+    sqlite_url: Option<String>,
+    postgres: Option<(String, String)>,
+}
+
+impl Raw {
+    /// Runs statements; the error text when the database refuses.
+    pub async fn try_exec(&self, sql: &str) -> Result<(), String> {
+        let outcome = match (&self.sqlite_url, &self.postgres) {
+            (Some(url), _) => {
+                let mut connection =
+                    sqlx::SqliteConnection::connect(url).await.unwrap_or_else(|e| panic!("{url}: {e}"));
+                sqlx::raw_sql(sql).execute(&mut connection).await.map(drop)
+            }
+            (None, Some((admin_url, schema))) => {
+                let url = with_search_path(admin_url, schema);
+                let mut connection = sqlx::PgConnection::connect(&url).await.unwrap_or_else(|e| panic!("{url}: {e}"));
+                sqlx::raw_sql(sql).execute(&mut connection).await.map(drop)
+            }
+            (None, None) => panic!("a Raw handle names a database"),
+        };
+        outcome.map_err(|error| error.to_string())
+    }
+
+    pub async fn exec(&self, sql: &str) {
+        self.try_exec(sql).await.unwrap_or_else(|error| panic!("{sql}: {error}"));
+    }
+
+    /// What an attacker with database access does first.
+    pub async fn drop_append_only_triggers(&self) {
+        if self.sqlite_url.is_some() {
+            self.exec("DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete").await;
+        } else {
+            self.exec("DROP TRIGGER audit_log_no_change ON audit_log").await;
+        }
+    }
+}
+
+macro_rules! conformance_with_raw_sql {
+    ($($check:ident),+ $(,)?) => {
+        mod sqlite_raw {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    let harness = super::sqlite_harness().await;
+                    let raw = super::Raw { sqlite_url: Some(harness.url.clone()), postgres: None };
+                    super::$check(std::sync::Arc::clone(&harness.store), raw).await;
+                }
+            )+
+        }
+
+        mod postgres_raw {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    let harness = super::postgres_harness().await;
+                    let raw = super::Raw {
+                        sqlite_url: None,
+                        postgres: Some((harness.admin_url.clone(), harness.schema.clone())),
+                    };
+                    super::$check(std::sync::Arc::clone(&harness.store), raw).await;
+                    harness.drop_schema().await;
+                }
+            )+
+        }
+    };
+}
+
+conformance_with_raw_sql!(
+    audit_log_refuses_updates_and_deletes,
+    audit_verify_names_an_edited_record,
+    audit_verify_names_a_deleted_record,
+    audit_verify_names_records_cut_from_the_end,
+    audit_verify_names_reordered_records,
+    audit_verify_names_an_inserted_record,
+);
+
 macro_rules! conformance {
     ($($check:ident),+ $(,)?) => {
         mod sqlite {
@@ -150,6 +237,13 @@ conformance!(
     usage_time_bounds_are_since_inclusive_until_exclusive,
     usage_ties_order_by_key_in_byte_order,
     usage_token_sums_saturate_and_extreme_days_report,
+    api_keys_round_trip_and_ids_are_unique,
+    api_keys_list_per_tenant_newest_first,
+    api_keys_revoke_once_and_count_only_active_keys,
+    api_keys_last_used_never_moves_backwards,
+    audit_appends_from_many_tasks_form_one_clean_chain,
+    audit_queries_filter_by_tenant_kind_and_request_newest_first,
+    audit_checkpoints_are_kept_once_and_prove_records,
 );
 
 // ---------------------------------------------------------------------------------------------

@@ -71,12 +71,12 @@ impl Operation {
                     Ok(None) => Err(StoreError::Query {
                         detail: "the SQLite limit writer decided no outcome for a reservation".to_owned(),
                     }),
-                    Err(error) => Err(copy_error(error)),
+                    Err(error) => Err(error.clone()),
                 };
                 let _ = reply.send(answer);
             }
             Operation::Adjust { reply, .. } => {
-                let _ = reply.send(decided.map(|_| ()).map_err(copy_error));
+                let _ = reply.send(decided.map(|_| ()).map_err(StoreError::clone));
             }
         }
     }
@@ -132,20 +132,6 @@ fn writer_gone() -> StoreError {
     StoreError::Query {
         detail: "the SQLite limit writer has stopped (is the runtime shutting down?); the request was not counted"
             .to_owned(),
-    }
-}
-
-/// `StoreError` is not `Clone`; each caller of a failed batch gets its own copy.
-fn copy_error(error: &StoreError) -> StoreError {
-    match error {
-        StoreError::UnsupportedUrl { url, reason } => {
-            StoreError::UnsupportedUrl { url: url.clone(), reason: reason.clone() }
-        }
-        StoreError::Open { location, detail } => {
-            StoreError::Open { location: location.clone(), detail: detail.clone() }
-        }
-        StoreError::Migration { detail } => StoreError::Migration { detail: detail.clone() },
-        StoreError::Query { detail } => StoreError::Query { detail: detail.clone() },
     }
 }
 
