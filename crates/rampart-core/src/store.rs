@@ -59,6 +59,8 @@ pub struct RequestLogQuery {
     pub since_unix_ms: Option<i64>,
     pub model: Option<String>,
     pub status: Option<u16>,
+    /// Only this tenant's entries (the gateway sets it for callers who may not read all).
+    pub tenant: Option<String>,
 }
 
 /// Durable storage. `record_requests` is acknowledged only once the rows are committed.

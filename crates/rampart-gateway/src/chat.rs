@@ -16,12 +16,13 @@ use rampart_config::ModelKind;
 use rampart_core::{BackendError, ChunkStream};
 use rampart_types::{ChatCompletionRequest, ChatCompletionResponse, ErrorResponse, ToolChoice};
 
+use crate::auth::Caller;
 use crate::budget::{admit_chat, count_chat_prompt};
 use crate::cache;
+use crate::decision::{CallFacts, decide_model_call};
 use crate::error::ApiError;
 use crate::hints::take_route_hints;
 use crate::middleware::{ModelLabel, RequestId};
-use crate::principal::principal_from;
 use crate::record::CallRecord;
 use crate::resolve::{field_error, observe_route};
 use crate::routes::resolve_target;
@@ -46,10 +47,12 @@ use crate::state::AppState;
 pub async fn chat_completions(
     State(state): State<Arc<AppState>>,
     Extension(request_id): Extension<RequestId>,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
     let mut record = CallRecord::new(state.clone(), request_id.0, "chat.completions");
+    record.caller = Some(caller);
     match handle(&state, &headers, body, &mut record).await {
         Ok(Reply::Complete(response)) => {
             record.finish(200, None);
@@ -89,7 +92,7 @@ async fn handle(
     record.requested_model = request.model.clone();
     record.stream = request.is_stream();
     record.include_usage = request.include_usage_in_stream();
-    record.principal = principal_from(headers, request.user.as_deref());
+    record.principal = record.caller().principal(headers, request.user.as_deref());
     validate(&request)?;
     // Routes read the metadata as sent, before Rampart's own keys are taken out of it.
     // Copied only for a route name: a plain model name never needs it.
@@ -103,6 +106,14 @@ async fn handle(
             count_chat_prompt(model, &request).tokens
         })?;
     record.model = Some(model.clone());
+    let facts = CallFacts {
+        request_id: record.request_id(),
+        endpoint: "chat.completions",
+        requested_model: &request.model,
+        stream: request.is_stream(),
+        prompt_prefix_hash: crate::decision::prompt_prefix_hash(&request.messages),
+    };
+    decide_model_call(state, record.caller(), &model, &mut hints, facts).await?;
     // Tools in one order, whatever order the client listed them in, so identical requests are
     // identical upstream and providers' prompt caches keep hitting.
     rampart_cache::sort_tools(&mut request);

@@ -16,11 +16,12 @@ use rampart_types::{
     EncodingFormat, ErrorResponse, Usage, from_json_object,
 };
 
+use crate::auth::Caller;
 use crate::budget::admit_embeddings;
+use crate::decision::{CallFacts, decide_model_call};
 use crate::error::ApiError;
 use crate::hints::take_route_hints;
 use crate::middleware::RequestId;
-use crate::principal::principal_from;
 use crate::record::CallRecord;
 use crate::resolve::{field_error, observe_route};
 use crate::routes::resolve_target;
@@ -44,10 +45,12 @@ const MAX_INPUTS: usize = 2048;
 pub async fn embeddings(
     State(state): State<Arc<AppState>>,
     Extension(request_id): Extension<RequestId>,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
     let mut record = CallRecord::new(state.clone(), request_id.0, "embeddings");
+    record.caller = Some(caller);
     match handle(&state, &headers, body, &mut record).await {
         Ok(response) => {
             record.finish(200, None);
@@ -74,7 +77,7 @@ async fn handle(
     }
     let request: EmbeddingRequest = from_json_object(value).map_err(field_error)?;
     record.requested_model = request.model.clone();
-    record.principal = principal_from(headers, request.user.as_deref());
+    record.principal = record.caller().principal(headers, request.user.as_deref());
     let inputs = validate_inputs(&request.input)?;
     if request.dimensions == Some(0) {
         return Err(ApiError::invalid("'dimensions' must be at least 1", Some("dimensions")));
@@ -84,6 +87,14 @@ async fn handle(
         rampart_tokens::Encoding::for_model(&model.upstream_model).count_embedding_input(&request.input)
     })?;
     record.model = Some(model.clone());
+    let facts = CallFacts {
+        request_id: record.request_id(),
+        endpoint: "embeddings",
+        requested_model: &request.model,
+        stream: false,
+        prompt_prefix_hash: None,
+    };
+    decide_model_call(state, record.caller(), &model, &mut hints, facts).await?;
     let call = EmbedCall {
         upstream_model: model.upstream_model.clone(),
         inputs,

@@ -5,14 +5,19 @@
 //! errors once (in `error`). This crate never talks to an engine directly: storage and model
 //! servers come in through `rampart_core` traits. No panic escapes a handler.
 
+mod audit;
+mod audit_api;
+mod auth;
 mod body;
 mod budget;
 mod cache;
 mod chat;
+mod decision;
 mod embeddings;
 mod error;
 mod health;
 mod hints;
+mod keys_api;
 mod limits_api;
 mod metrics;
 mod middleware;
@@ -37,6 +42,8 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
+pub use audit::{AuditTrail, checkpoint_now, spawn_checkpoints};
+pub use auth::{Caller, Gatekeeper, GatekeeperError};
 pub use error::ApiError;
 pub use health::HealthMonitor;
 pub use metrics::Metrics;
@@ -48,22 +55,34 @@ pub use request_log::RequestLogger;
 pub use server::{ServeOptions, serve};
 pub use state::{AppState, Limits};
 
-/// All routes, wrapped in the request-id / panic / metrics layer.
+/// All routes, wrapped in the request-id / panic / metrics layer. Everything under `/v1` and
+/// `/api` needs an identity (see [`auth`]); health, metrics, the OpenAPI document and the
+/// chat page's files do not.
 pub fn router(state: Arc<AppState>) -> Router {
-    let routes = Router::new()
+    let protected = Router::new()
         .route("/v1/chat/completions", post(chat::chat_completions))
         .route("/v1/embeddings", post(embeddings::embeddings))
         .route("/v1/models", get(models::list_models))
         .route("/v1/models/{*id}", get(models::get_model))
+        .route("/api/v1/requests", get(requests_api::list_requests))
+        .route("/api/v1/router", get(router_api::router_status))
+        .route("/api/v1/usage", get(usage_api::usage_summary))
+        .route("/api/v1/limits", get(limits_api::limits_status))
+        .route("/api/v1/keys", get(keys_api::list_keys).post(keys_api::create_key))
+        .route("/api/v1/keys/{id}", axum::routing::delete(keys_api::revoke_key))
+        .route("/api/v1/audit", get(audit_api::list_records))
+        .route("/api/v1/audit/verify", get(audit_api::verify))
+        .route("/api/v1/audit/proof/{seq}", get(audit_api::proof))
+        .route("/api/v1/audit/checkpoint", get(audit_api::latest_checkpoint))
+        .route("/api/v1/traces/{request_id}", get(audit_api::trace))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate));
+    let routes = Router::new()
+        .merge(protected)
         .route("/health", get(health::health))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics_text))
         .route("/openapi.json", get(openapi_document))
-        .route("/api/v1/requests", get(requests_api::list_requests))
-        .route("/api/v1/router", get(router_api::router_status))
-        .route("/api/v1/usage", get(usage_api::usage_summary))
-        .route("/api/v1/limits", get(limits_api::limits_status))
         .merge(ui::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);

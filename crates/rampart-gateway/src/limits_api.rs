@@ -11,7 +11,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::ApiError;
-use crate::principal::principal_from;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -63,14 +62,26 @@ pub struct LimitsReport {
 /// `x-rampart-user`); with them, on the principal they name.
 pub async fn limits_status(
     State(state): State<Arc<AppState>>,
+    axum::Extension(caller): axum::Extension<crate::auth::Caller>,
     headers: HeaderMap,
     params: Result<Query<LimitsParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<LimitsReport>, ApiError> {
     let Query(params) = params.map_err(|rejection| ApiError::invalid(rejection.body_text(), None))?;
+    let own = caller.principal(&headers, None);
     let principal = if params.key.is_none() && params.tenant.is_none() && params.user.is_none() {
-        principal_from(&headers, None)
+        own
     } else {
-        Principal { api_key_id: params.key, tenant: params.tenant, user: params.user }
+        let asked = Principal { api_key_id: params.key, tenant: params.tenant, user: params.user };
+        // Another principal's counters are for admins and auditors, or for one's own tenant.
+        if !caller.0.reads_all_tenants()
+            && asked.tenant.as_ref().is_none_or(|tenant| Some(tenant) != own.tenant.as_ref())
+        {
+            return Err(ApiError::Forbidden {
+                message: "only admins and auditors read other principals' limits; ask for your own tenant".to_owned(),
+                code: "tenant_forbidden",
+            });
+        }
+        asked
     };
     let statuses = state.limiter.status(&principal, unix_now_secs()).await?;
     let data = statuses

@@ -71,6 +71,12 @@ pub struct Metrics {
     pub request_log_failures: Counter,
     pub limit_refusals: Family<LimitLabels, Counter>,
     pub cache_lookups: Family<CacheLabels, Counter>,
+    pub policy_decisions: Family<DecisionLabels, Counter>,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DecisionLabels {
+    pub decision: &'static str,
 }
 
 fn latency_histogram() -> Histogram {
@@ -152,7 +158,14 @@ impl Metrics {
             "Response cache lookups by model and result (hit, miss, error)",
             cache_lookups.clone(),
         );
+        let policy_decisions = Family::<DecisionLabels, Counter>::default();
+        registry.register(
+            "rampart_policy_decisions",
+            "Policy decisions on model calls: decision allow or deny",
+            policy_decisions.clone(),
+        );
         Metrics {
+            policy_decisions,
             cache_lookups,
             limit_refusals,
             registry,
@@ -185,6 +198,11 @@ impl Metrics {
             LimitError::Ledger(_) => "ledger_unavailable",
         };
         self.limit_refusals.get_or_create(&LimitLabels { limit: error.limit_name().to_owned(), reason }).inc();
+    }
+
+    pub fn record_policy_decision(&self, allow: bool) {
+        let decision = if allow { "allow" } else { "deny" };
+        self.policy_decisions.get_or_create(&DecisionLabels { decision }).inc();
     }
 
     pub fn cache_lookup(&self, model: &str, result: &'static str) {

@@ -22,8 +22,17 @@ use utoipa::OpenApi;
         crate::usage_api::usage_summary,
         crate::limits_api::limits_status,
         crate::router_api::router_status,
+        crate::keys_api::create_key,
+        crate::keys_api::list_keys,
+        crate::keys_api::revoke_key,
+        crate::audit_api::list_records,
+        crate::audit_api::verify,
+        crate::audit_api::proof,
+        crate::audit_api::latest_checkpoint,
+        crate::audit_api::trace,
         metrics,
     ),
+    modifiers(&BearerAuth),
     tags(
         (name = "openai", description = "OpenAI-compatible endpoints"),
         (name = "health", description = "Liveness, readiness and component health"),
@@ -31,6 +40,24 @@ use utoipa::OpenApi;
     )
 )]
 pub struct ApiDoc;
+
+/// `/v1/*` and `/api/*` take `Authorization: Bearer` with a Rampart API key or an OIDC token
+/// once authentication is on (docs/security.md).
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some(
+                "A Rampart API key (rk_...) or an OIDC access token; not needed while the gateway has no key and no issuer",
+            )).build()),
+        );
+        openapi.security = Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
+    }
+}
 
 /// The document as pretty JSON, as served at `/openapi.json` and checked in.
 pub fn openapi_json() -> String {

@@ -47,6 +47,8 @@ pub struct CallRecord {
     /// `Some(true)` when the answer came from the response cache (no tokens, no cost),
     /// `Some(false)` when the request used the cache and missed; `None` when it did not use it.
     pub cache: Option<bool>,
+    /// Who called, for the outcome's audit record.
+    pub caller: Option<crate::auth::Caller>,
     finished: bool,
 }
 
@@ -71,7 +73,25 @@ impl CallRecord {
             streamed_tokens: None,
             stream_meter: None,
             cache: None,
+            caller: None,
             finished: false,
+        }
+    }
+
+    pub fn request_id(&self) -> &str {
+        &self.request_id
+    }
+
+    /// The caller, set by the handler before anything else; the development identity's
+    /// stand-in if a handler forgot (which would be a bug, so it is logged).
+    pub fn caller(&self) -> &crate::auth::Caller {
+        static NOBODY: std::sync::OnceLock<crate::auth::Caller> = std::sync::OnceLock::new();
+        match &self.caller {
+            Some(caller) => caller,
+            None => {
+                tracing::error!(request_id = %self.request_id, "a model call has no caller; refusing as nobody");
+                NOBODY.get_or_init(crate::auth::Caller::nobody)
+            }
         }
     }
 
@@ -135,6 +155,27 @@ impl CallRecord {
             None => (String::new(), String::new(), 0.0),
         };
         let model = if self.requested_model.is_empty() { model_name } else { self.requested_model.clone() };
+        // What happened, after the answer: the decision before the call was recorded (and
+        // awaited) already; this record is written without holding the client up.
+        self.state.audit.record_later(crate::audit::event(
+            "outcome",
+            self.caller.as_ref().map(|caller| caller.0.tenant_id.clone()),
+            self.caller.as_ref().map(crate::auth::Caller::actor),
+            Some(self.request_id.clone()),
+            serde_json::json!({
+                "endpoint": self.endpoint,
+                "model": model,
+                "backend": backend,
+                "status": status,
+                "stream": self.stream,
+                "cache": self.cache,
+                "tokens_in": tokens_in,
+                "tokens_out": tokens_out,
+                "cost_usd": cost_usd,
+                "latency_ms": u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                "error": error,
+            }),
+        ));
         self.state.request_log.record(RequestLogEntry {
             id: uuid::Uuid::now_v7().to_string(),
             request_id: self.request_id.clone(),

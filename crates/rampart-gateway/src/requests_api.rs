@@ -23,6 +23,8 @@ pub struct RequestsParams {
     pub since: Option<i64>,
     pub model: Option<String>,
     pub status: Option<u16>,
+    /// Only this tenant's requests (admins and auditors; everyone else sees their own).
+    pub tenant: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -40,11 +42,11 @@ pub struct RequestRecord {
     pub latency_ms: u64,
     pub cost_usd: f64,
     pub error: Option<String>,
-    /// Fingerprint of the bearer token the request carried (`key_` and 16 hex digits).
+    /// The API key's id; with authentication off, a fingerprint of the bearer token sent.
     pub api_key_id: Option<String>,
-    /// `x-rampart-tenant`, as sent.
+    /// The caller's tenant (as sent in `x-rampart-tenant` while authentication is off).
     pub tenant: Option<String>,
-    /// The body's `user`, else `x-rampart-user`, as sent.
+    /// The caller's user (the body's `user`, else `x-rampart-user`, while authentication is off).
     pub user: Option<String>,
 }
 
@@ -85,9 +87,11 @@ pub struct RequestPage {
               (status = 400, description = "Bad query", body = rampart_types::ErrorResponse)))]
 pub async fn list_requests(
     State(state): State<Arc<AppState>>,
+    axum::Extension(caller): axum::Extension<crate::auth::Caller>,
     params: Result<Query<RequestsParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<RequestPage>, ApiError> {
     let Query(params) = params.map_err(|rejection| ApiError::invalid(rejection.body_text(), None))?;
+    let tenant = caller.tenant_scope(params.tenant.as_deref())?;
     let limit = params.limit.unwrap_or(50);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::invalid(format!("'limit' is {limit}: use 1 to 1000"), Some("limit")));
@@ -98,6 +102,7 @@ pub async fn list_requests(
         since_unix_ms: params.since,
         model: params.model,
         status: params.status,
+        tenant,
     };
     let entries = state.store.list_requests(&query).await.map_err(|error| ApiError::Unavailable {
         message: format!("the request log is unavailable: {error}"),

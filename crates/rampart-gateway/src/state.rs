@@ -40,6 +40,14 @@ pub struct AppState {
     /// `[cache] default_ttl_secs`.
     pub cache_default_ttl: Duration,
     pub store: Arc<dyn Store>,
+    /// Who is calling: API keys, OIDC issuers, or the development identity.
+    pub gatekeeper: Arc<crate::auth::Gatekeeper>,
+    /// The Rego bundle that decides every model call, hot-reloaded by atomic swap.
+    pub policy: Arc<rampart_policy::PolicyEngine>,
+    /// Where every decision is recorded before it takes effect.
+    pub audit: crate::audit::AuditTrail,
+    /// The public half of the checkpoint signing key, for verification and proofs.
+    pub audit_public_key: Option<[u8; 32]>,
     pub metrics: Arc<Metrics>,
     pub request_log: RequestLogger,
     pub health: Arc<HealthMonitor>,

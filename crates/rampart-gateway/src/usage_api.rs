@@ -79,9 +79,12 @@ pub struct UsageReport {
               (status = 503, description = "The request log is unavailable", body = rampart_types::ErrorResponse)))]
 pub async fn usage_summary(
     State(state): State<Arc<AppState>>,
+    axum::Extension(caller): axum::Extension<crate::auth::Caller>,
     params: Result<Query<UsageParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<UsageReport>, ApiError> {
-    let Query(params) = params.map_err(|rejection| ApiError::invalid(rejection.body_text(), None))?;
+    let Query(mut params) = params.map_err(|rejection| ApiError::invalid(rejection.body_text(), None))?;
+    // Everyone but admins and auditors totals their own tenant only.
+    params.tenant = caller.tenant_scope(params.tenant.as_deref())?.or(params.tenant);
     let query = usage_query(params)?;
     let rows = state.store.usage_summary(&query).await.map_err(|error| ApiError::Unavailable {
         message: format!("the request log is unavailable: {error}"),

@@ -146,6 +146,9 @@ where
     if let Some(status) = query.status {
         statement.push(" AND status = ").push_bind(i32::from(status));
     }
+    if let Some(tenant) = &query.tenant {
+        statement.push(" AND tenant = ").push_bind(tenant.as_str());
+    }
     statement.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(effective_limit(query.limit)));
     statement
 }

@@ -226,6 +226,7 @@ conformance!(
     limit_zero_means_fifty_and_limits_clamp_to_a_thousand,
     filters_by_model,
     filters_by_status,
+    filters_by_tenant,
     filters_by_since_inclusively,
     filters_and_cursor_combine,
     records_500_rows_in_one_call,
@@ -309,6 +310,7 @@ async fn empty_store_lists_nothing(store: Arc<dyn Store>) {
         since_unix_ms: Some(0),
         model: Some("gpt-4o".to_owned()),
         status: Some(200),
+        tenant: Some("acme".to_owned()),
     };
     assert_eq!(list(&store, &filtered).await, vec![]);
     assert_eq!(store.usage_summary(&UsageQuery::default()).await.expect("usage_summary"), vec![]);
@@ -465,6 +467,21 @@ async fn filters_by_status(store: Arc<dyn Store>) {
     assert_eq!(list(&store, &query).await, expected);
 }
 
+async fn filters_by_tenant(store: Arc<dyn Store>) {
+    let mut all = entries(6, "m");
+    for (index, entry) in all.iter_mut().enumerate() {
+        entry.tenant = (index % 3 != 2).then(|| if index % 3 == 0 { "acme" } else { "beta" }.to_owned());
+    }
+    record(&store, &all).await;
+    let query = RequestLogQuery { limit: 100, tenant: Some("acme".to_owned()), ..RequestLogQuery::default() };
+    let expected: Vec<_> =
+        newest_first(&all).into_iter().filter(|entry| entry.tenant.as_deref() == Some("acme")).collect();
+    assert_eq!(expected.len(), 2);
+    assert_eq!(list(&store, &query).await, expected);
+    let nobody = RequestLogQuery { limit: 100, tenant: Some("nobody".to_owned()), ..RequestLogQuery::default() };
+    assert!(list(&store, &nobody).await.is_empty());
+}
+
 async fn filters_by_since_inclusively(store: Arc<dyn Store>) {
     let all = entries(12, "m");
     record(&store, &all).await;
@@ -491,6 +508,7 @@ async fn filters_and_cursor_combine(store: Arc<dyn Store>) {
         since_unix_ms: Some(since),
         model: Some("a".to_owned()),
         status: Some(429),
+        tenant: None,
     };
     let first_page = list(&store, &query).await;
     assert_eq!(first_page, expected[..3]);

@@ -37,6 +37,13 @@ pub enum Command {
     /// Total requests, errors, tokens and cost per key, tenant, user, model, backend or day
     /// (reads the configured storage directly).
     Usage(UsageArgs),
+    /// Create, list and revoke API keys (reads and writes the configured storage directly).
+    Keys(KeysArgs),
+    /// Verify the audit log, export it with proofs, or prove one record (reads the storage
+    /// directly).
+    Audit(AuditArgs),
+    /// Test a Rego policy bundle or explain one decision.
+    Policy(PolicyArgs),
     /// Inspect the configuration.
     Config(ConfigArgs),
     /// Print the version.
@@ -136,6 +143,9 @@ pub struct LogsArgs {
     /// Only this HTTP status.
     #[arg(long)]
     pub status: Option<u16>,
+    /// Only this tenant's requests.
+    #[arg(long)]
+    pub tenant: Option<String>,
     /// Print JSON lines.
     #[arg(long)]
     pub json: bool,
@@ -202,4 +212,142 @@ pub struct ConfigCheckArgs {
 pub struct VersionArgs {
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct KeysArgs {
+    #[command(subcommand)]
+    pub command: KeysCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key and print it once (it is stored only as a salted hash).
+    Create(KeyCreateArgs),
+    /// List keys, newest first (never their secrets).
+    List(KeyListArgs),
+    /// Revoke a key by id; it is refused from then on.
+    Revoke(KeyRevokeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeyCreateArgs {
+    /// The tenant the key belongs to.
+    #[arg(long)]
+    pub tenant: String,
+    /// A role: admin, operator, user, agent or auditor (repeat for several).
+    #[arg(long = "role", required = true, value_name = "ROLE")]
+    pub roles: Vec<String>,
+    /// A label for people (shown in listings).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The user the key acts for; without it, a service key.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// When it stops working: a span from now (30d, 12h, 2w) or an RFC 3339 time.
+    #[arg(long, value_name = "WHEN", value_parser = crate::keys::parse_expiry)]
+    pub expires: Option<i64>,
+    /// Print JSON (with the key) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct KeyListArgs {
+    /// Only this tenant's keys.
+    #[arg(long)]
+    pub tenant: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct KeyRevokeArgs {
+    /// The key's id (the 12 hex digits after `rk_`), as `rampart keys list` shows it.
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(subcommand)]
+    pub command: AuditCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the chain, the Merkle tree and the signed checkpoints; name the first record that
+    /// was altered, deleted, reordered or inserted. Exits 5 when the log is bad.
+    Verify(AuditVerifyArgs),
+    /// Write the log as JSON lines, each record with its inclusion proof, then the checkpoint.
+    Export(AuditExportArgs),
+    /// Print an inclusion proof of one record that anyone with the public key can check.
+    Proof(AuditProofArgs),
+    /// Check a proof printed by `rampart audit proof` (no storage needed).
+    CheckProof(AuditCheckProofArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditVerifyArgs {
+    /// First seq to check [default: 1].
+    #[arg(long)]
+    pub from: Option<u64>,
+    /// Last seq to check [default: the log's end].
+    #[arg(long)]
+    pub to: Option<u64>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditExportArgs {
+    /// Write to this file instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditProofArgs {
+    pub seq: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditCheckProofArgs {
+    /// The proof document (JSON).
+    pub file: PathBuf,
+    /// The trusted public key: 64 hex digits, or a file holding them [default: the key in the
+    /// document, which only proves consistency, not who signed].
+    #[arg(long, value_name = "HEX|FILE")]
+    pub public_key: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    #[command(subcommand)]
+    pub command: PolicyCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Run the `test_*` rules of a bundle's `*_test.rego` files; exits 1 when one fails.
+    Test(PolicyTestArgs),
+    /// Decide one input (JSON) and explain the decision.
+    Eval(PolicyEvalArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyTestArgs {
+    /// The bundle directory [default: the built-in policy].
+    pub dir: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyEvalArgs {
+    /// The input document: {"identity": ..., "action": ..., "resource": ...}; `-` for stdin.
+    #[arg(long, value_name = "FILE")]
+    pub input: PathBuf,
+    /// The bundle directory [default: [policy].dir, else the built-in policy].
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
 }

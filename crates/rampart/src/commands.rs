@@ -38,6 +38,7 @@ pub async fn logs(config_path: Option<&Path>, args: LogsArgs) -> Result<(), CliE
         since_unix_ms: None,
         model: args.model,
         status: args.status,
+        tenant: args.tenant,
     };
     let entries = store.list_requests(&query).await.map_err(|error| CliError::failed(error.to_string()))?;
     if args.json {

@@ -1,12 +1,16 @@
 //! `rampart`: the command line. `serve` runs the gateway; the other commands configure,
 //! inspect and talk to it. Exit codes: 0 success, 1 failure, 2 usage error, 3 config error,
-//! 4 server unreachable.
+//! 4 server unreachable, 5 the audit log failed verification.
 
 #[macro_use]
 mod output;
+mod audit;
 mod cli;
 mod client;
 mod commands;
+mod governance;
+mod keys;
+mod policy;
 mod pull;
 mod serve;
 mod usage;
@@ -32,6 +36,9 @@ pub enum CliError {
     Unreachable { url: String, detail: String },
     #[error("{message}")]
     Failed { message: String },
+    /// `rampart audit verify` found the log tampered with (the report is printed already).
+    #[error("{message}")]
+    Tampered { message: String },
 }
 
 impl CliError {
@@ -44,6 +51,7 @@ impl CliError {
             CliError::Failed { .. } => 1,
             CliError::Config(_) => 3,
             CliError::Unreachable { .. } => 4,
+            CliError::Tampered { .. } => 5,
         }
     }
 }
@@ -77,6 +85,9 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         },
         Command::Logs(args) => commands::logs(config_path, args).await,
         Command::Usage(args) => usage::usage(config_path, args).await,
+        Command::Keys(args) => keys::run(config_path, args).await,
+        Command::Audit(args) => audit::run(config_path, args).await,
+        Command::Policy(args) => policy::run(config_path, args),
         Command::Config(args) => match args.command {
             ConfigCommand::Check(check) => commands::config_check(config_path, check),
         },

@@ -66,7 +66,12 @@ pub async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result<(), Cl
     let (request_log, log_writer) = RequestLogger::spawn(store.clone(), metrics.clone());
     let health = Arc::new(HealthMonitor::default());
     let prober = health.spawn(router.clone(), Duration::from_secs(config.router.health_check_secs), metrics.clone());
+    let governance = crate::governance::start(&config, &store).await?;
     let state = Arc::new(AppState {
+        gatekeeper: governance.gatekeeper.clone(),
+        policy: governance.policy,
+        audit: governance.audit,
+        audit_public_key: governance.audit_public_key,
         router,
         routes,
         limiter,
@@ -101,6 +106,7 @@ pub async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result<(), Cl
     };
     rampart_gateway::serve(listener, rampart_gateway::router(state), options, shutdown_signal()).await;
     prober.abort();
+    governance.gatekeeper.flush_last_used().await;
     // The writer ends when the last logger clone is gone; give it time to flush the queue.
     if tokio::time::timeout(Duration::from_secs(10), log_writer).await.is_err() {
         tracing::warn!("request log writer did not finish within 10 s");

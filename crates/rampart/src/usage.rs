@@ -165,7 +165,7 @@ pub fn parse_time_arg(value: &str) -> Result<i64, String> {
         })
 }
 
-fn span_millis(value: &str) -> Option<i64> {
+pub(crate) fn span_millis(value: &str) -> Option<i64> {
     let unit_start = value.find(|c: char| !c.is_ascii_digit())?;
     let (count, unit) = value.split_at(unit_start);
     let unit_ms: i64 = match unit {

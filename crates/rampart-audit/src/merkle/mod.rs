@@ -13,6 +13,7 @@
 mod proof;
 #[cfg(test)]
 mod tests;
+mod tree;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -20,6 +21,7 @@ use crate::AuditError;
 use crate::hash::{Hash, sha256};
 
 pub use proof::{consistency_proof, inclusion_proof, verify_consistency, verify_inclusion};
+pub use tree::ProofTree;
 
 /// `SHA-256("")`, the root of the empty tree.
 pub const EMPTY_ROOT: Hash = [

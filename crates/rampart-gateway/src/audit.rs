@@ -1,0 +1,105 @@
+//! The gateway's side of the audit log: one event per decision, appended before the decision
+//! takes effect (a failed append fails the request), and signed checkpoints on a timer.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rampart_audit::AuditSigner;
+use rampart_core::{AuditEvent, Store, unix_now_millis};
+use rampart_identity::AuthError;
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+
+/// Appends audit events to the store, or (with `[audit] enabled = false`) drops them.
+pub struct AuditTrail {
+    store: Option<Arc<dyn Store>>,
+}
+
+impl AuditTrail {
+    pub fn new(store: Arc<dyn Store>, enabled: bool) -> Self {
+        AuditTrail { store: enabled.then_some(store) }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.store.is_some()
+    }
+
+    /// Appends one event and waits for its commit. An error means the decision must not take
+    /// effect: the caller answers 503.
+    pub async fn record(&self, event: AuditEvent) -> Result<(), ApiError> {
+        let Some(store) = &self.store else { return Ok(()) };
+        store.append_audit(vec![event]).await.map(drop).map_err(|error| {
+            tracing::error!(%error, "audit append failed; the request is refused");
+            ApiError::AuditUnavailable { detail: error.to_string() }
+        })
+    }
+
+    /// Appends without making anyone wait: for what happens after the answer has gone (a
+    /// stream's outcome). A failure is logged; the request it records has already finished.
+    pub fn record_later(&self, event: AuditEvent) {
+        let Some(store) = self.store.clone() else { return };
+        tokio::spawn(async move {
+            if let Err(error) = store.append_audit(vec![event]).await {
+                tracing::error!(%error, "audit append failed for a finished request");
+            }
+        });
+    }
+
+    /// A refused credential. The refusal stands whether or not it could be recorded.
+    pub async fn auth_refused(&self, error: &AuthError, path: &str, request_id: Option<String>) {
+        let event = event(
+            "auth",
+            None,
+            None,
+            request_id,
+            json!({ "decision": "deny", "reason": error.to_string(), "path": path }),
+        );
+        if self.record(event).await.is_err() {
+            tracing::warn!(path, "an authentication refusal could not be audited");
+        }
+    }
+}
+
+/// An event stamped now.
+pub fn event(
+    kind: &str,
+    tenant: Option<String>,
+    actor: Option<String>,
+    request_id: Option<String>,
+    data: Value,
+) -> AuditEvent {
+    AuditEvent { time_unix_ms: unix_now_millis(), tenant, kind: kind.to_owned(), actor, request_id, data }
+}
+
+/// Signs a checkpoint of the log's head every `interval` when records were added since the
+/// last one. Ends when the runtime stops.
+pub fn spawn_checkpoints(store: Arc<dyn Store>, signer: Arc<AuditSigner>, interval: Duration) {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        let mut last_size = 0;
+        loop {
+            ticker.tick().await;
+            match checkpoint_now(store.as_ref(), &signer, last_size).await {
+                Ok(size) => last_size = size,
+                Err(error) => tracing::warn!(%error, "cannot write an audit checkpoint; will retry"),
+            }
+        }
+    });
+}
+
+/// Signs and keeps a checkpoint of the current head if it grew past `last_size`; returns the
+/// size now covered.
+pub async fn checkpoint_now(
+    store: &dyn Store,
+    signer: &AuditSigner,
+    last_size: u64,
+) -> Result<u64, rampart_core::StoreError> {
+    let head = store.audit_head().await?;
+    if head.size == 0 || head.size <= last_size {
+        return Ok(last_size.max(head.size));
+    }
+    let checkpoint = signer.sign_checkpoint(head.size, &head.root_hash, &head.head_hash, unix_now_millis());
+    store.save_checkpoint(&checkpoint.into()).await?;
+    Ok(head.size)
+}
