@@ -63,7 +63,11 @@ pub struct EvalOptions {
 
 impl Default for EvalOptions {
     fn default() -> Self {
-        EvalOptions { time_limit: Duration::from_millis(10), max_instructions: 1_000_000, evaluator: EvaluatorKind::Rvm }
+        EvalOptions {
+            time_limit: Duration::from_millis(10),
+            max_instructions: 1_000_000,
+            evaluator: EvaluatorKind::Rvm,
+        }
     }
 }
 

@@ -24,9 +24,8 @@ pub(crate) fn first_divergence(bundle: &PolicyBundle, interpreter: &Engine) -> O
         };
         let vm = decide(eval::evaluate(bundle, value.clone()));
         let tree = decide(eval::evaluate_interpreted(interpreter, value));
-        let same = vm.allow == tree.allow
-            && vm.obligations == tree.obligations
-            && (vm.reasons == tree.reasons || !vm.allow);
+        let same =
+            vm.allow == tree.allow && vm.obligations == tree.obligations && (vm.reasons == tree.reasons || !vm.allow);
         (!same).then(|| format!("input {input}: rvm {vm:?}, interpreter {tree:?}"))
     })
 }
@@ -53,9 +52,7 @@ fn corpus() -> Vec<Json> {
     let mut inputs = Vec::new();
     for roles in &roles {
         for privacy_mode in [false, true] {
-            let agent = roles
-                .contains(&"agent")
-                .then(|| json!({"run_id": "r2", "parent_run_id": "r1"}));
+            let agent = roles.contains(&"agent").then(|| json!({"run_id": "r2", "parent_run_id": "r1"}));
             let identity = json!({
                 "tenant_id": "t1", "user_id": "u1", "roles": roles, "privacy_mode": privacy_mode,
                 "credential": "api_key", "agent": agent,

@@ -112,9 +112,7 @@ pub(crate) fn evaluate_interpreted(engine: &Engine, input: Value) -> Result<Valu
     let mut engine = engine.clone();
     engine.set_input(input);
     catch_unwind(AssertUnwindSafe(|| {
-        engine
-            .eval_rule(DECISION_ENTRYPOINT.to_owned())
-            .map_err(|error| one_line(&format!("{error:#}")))
+        engine.eval_rule(DECISION_ENTRYPOINT.to_owned()).map_err(|error| one_line(&format!("{error:#}")))
     }))
     .unwrap_or_else(|_| Err("regorus panicked".to_owned()))
 }

@@ -7,7 +7,8 @@ mod common;
 use common::{agent, identity, private};
 use rampart_core::Role::{self, Admin, Agent, Auditor, Operator, User};
 use rampart_policy::{
-    Classification, Decision, EvalOptions, MemoryScope, Obligation, PolicyBundle, PolicyEngine, PolicyInput, run_tests,
+    Classification, Decision, EvalOptions, EvaluatorKind, MemoryScope, Obligation, PolicyBundle, PolicyEngine,
+    PolicyInput, run_tests,
 };
 use serde_json::json;
 use std::sync::OnceLock;
