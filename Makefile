@@ -5,7 +5,7 @@ CONFIG ?=
 RELEASE_BIN := target/release/rampart
 DEBUG_BIN := target/debug/rampart
 
-.PHONY: run build release test test-rust test-python lint fmt openapi services bench bench-inference bench-resilience setup help
+.PHONY: run build release test test-rust test-python lint fmt openapi services bench bench-inference bench-resilience bench-governance bench-audit setup help
 
 help:
 	@echo "make run      build in release, pull the default local models, serve (CONFIG=path/to/rampart.toml optional)"
@@ -13,6 +13,8 @@ help:
 	@echo "make bench    gateway benchmark against TensorZero and LiteLLM (see BENCHMARKS.md)"
 	@echo "make bench-inference  embedded models against llama-cpp-python and sentence-transformers (see BENCHMARKS.md)"
 	@echo "make bench-resilience  overload shedding and failover time (see BENCHMARKS.md)"
+	@echo "make bench-governance  gateway req/s with auth, policy and audit on vs off"
+	@echo "make bench-audit  audit appends/s, proof and verify speed, policy decision latency"
 	@echo "make openapi  regenerate docs/openapi.json"
 
 setup:
@@ -62,3 +64,11 @@ bench-inference:
 
 bench-resilience:
 	@bench/resilience.sh
+
+bench-governance: release
+	@bench/governance.sh
+
+bench-audit:
+	$(CARGO) run --release -p rampart-store --example audit_append_speed -- 10 256
+	$(CARGO) run --release -p rampart-audit --example audit_speed
+	$(CARGO) run --release -p rampart-policy --example policy_speed

@@ -30,9 +30,15 @@ fn main() {
         ("model.call allow", PolicyInput::model_call(&user, "llama", 1, None)),
         ("model.call deny", PolicyInput::model_call(&private, "gpt", 2, None)),
     ];
-    for evaluator in [EvaluatorKind::Rvm] {
+    for evaluator in [EvaluatorKind::Rvm, EvaluatorKind::Interpreter] {
         let options = EvalOptions { evaluator, ..EvalOptions::default() };
+        let loading = Instant::now();
         let bundle = PolicyBundle::default_bundle(options).expect("default bundle loads");
+        println!(
+            "{evaluator:?}: bundle {} loaded in {:.1} ms",
+            bundle.version(),
+            loading.elapsed().as_secs_f64() * 1e3
+        );
         let engine = PolicyEngine::new(bundle);
         for (name, input) in &cases {
             let expected = engine.decide(input).allow;

@@ -23,7 +23,7 @@ pub(crate) fn first_divergence(bundle: &PolicyBundle, interpreter: &Engine) -> O
             Err(error) => Decision::deny(version, format!("policy evaluation failed: {error}")),
         };
         let vm = decide(eval::evaluate(bundle, value.clone()));
-        let tree = decide(eval::evaluate_interpreted(interpreter, value));
+        let tree = decide(eval::evaluate_interpreted(interpreter, bundle.options(), value));
         let same =
             vm.allow == tree.allow && vm.obligations == tree.obligations && (vm.reasons == tree.reasons || !vm.allow);
         (!same).then(|| format!("input {input}: rvm {vm:?}, interpreter {tree:?}"))

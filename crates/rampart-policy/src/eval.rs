@@ -12,7 +12,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use regorus::rvm::vm::RegoVM;
 use regorus::{Engine, Value};
 
-use crate::bundle::{DECISION_ENTRYPOINT, Evaluator, PolicyBundle};
+use crate::bundle::{DECISION_ENTRYPOINT, EvalOptions, Evaluator, PolicyBundle};
 use crate::error::{regorus_message, source_location};
 
 enum Machine {
@@ -108,8 +108,9 @@ fn one_line(text: &str) -> String {
 
 /// One evaluation on a copy of `engine` (regorus' interpreter), outside the per-thread slots:
 /// for the load-time cross-check of the RVM.
-pub(crate) fn evaluate_interpreted(engine: &Engine, input: Value) -> Result<Value, String> {
+pub(crate) fn evaluate_interpreted(engine: &Engine, options: EvalOptions, input: Value) -> Result<Value, String> {
     let mut engine = engine.clone();
+    engine.set_execution_timer_config(options.timer());
     engine.set_input(input);
     catch_unwind(AssertUnwindSafe(|| {
         engine.eval_rule(DECISION_ENTRYPOINT.to_owned()).map_err(|error| one_line(&format!("{error:#}")))

@@ -1,5 +1,5 @@
 //! What a decision is asked about: who (the IdentityEnvelope), which action, on what resource.
-//! The JSON shape is the contract with policy authors (POLICY_INPUT.md).
+//! The JSON shape is the contract with policy authors (docs/policy-input.md).
 
 use std::fmt;
 use std::str::FromStr;

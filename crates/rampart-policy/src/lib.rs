@@ -36,15 +36,19 @@
 //!
 //! and its output `{"allow": bool, "reasons": [string], "obligations": [{"type": …}]}`, with
 //! obligations `force_tier` ([`Obligation::ForceTier`]), `redact` ([`Obligation::Redact`]) and
-//! any other kept as [`Obligation::Other`]. `POLICY_INPUT.md` in this crate is the full
+//! any other kept as [`Obligation::Other`]. `docs/policy-input.md` is the full
 //! reference, with the default bundle's rules.
 //!
 //! # Evaluation
 //!
 //! Decisions run on regorus' RVM (the bundle compiled to bytecode), one VM per thread per
-//! bundle, under [`EvalOptions`] (wall-clock time and instruction count). A bundle regorus
-//! cannot compile to the RVM is served by its interpreter instead (logged at WARN), as is
-//! every bundle when [`EvaluatorKind::Interpreter`] is chosen.
+//! bundle, under [`EvalOptions`] (wall-clock time and instruction count). The RVM of regorus
+//! 0.14 differs from OPA in ways that can allow what OPA denies (an assignment from a missing
+//! key succeeds; conflicting rule values read as undefined), so each bundle is cross-checked
+//! against the interpreter on a corpus of typical inputs at load. A bundle on which they
+//! disagree, or that regorus cannot compile to the RVM, is served by the interpreter instead
+//! (logged at WARN), as is every bundle when [`EvaluatorKind::Interpreter`] is chosen.
+//! `run_tests` and `explain` always use the interpreter.
 
 mod bundle;
 mod crosscheck;

@@ -2,7 +2,7 @@
 #
 # Entry point: data.rampart.decision, an object
 #   {"allow": bool, "reasons": [string], "obligations": [object]}
-# Input and output contract: POLICY_INPUT.md.
+# Input and output contract: docs/policy-input.md.
 #
 # How a decision is made, for the action asked about (`verdict` below):
 #   - grants: one message per role of the caller that permits the action on this resource
@@ -15,7 +15,7 @@
 #     redact stored records, snapshot before a tool runs).
 #
 # Each action's rules are evaluated only for that action: `verdict` picks them with one
-# `else` chain, which keeps a decision to a few microseconds on regorus' RVM.
+# `else` chain: on regorus' RVM every rule body evaluated costs about a microsecond.
 package rampart
 
 # reasons and obligations are sets: sorted, without duplicates, and serialised as arrays.
