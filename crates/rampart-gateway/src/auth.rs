@@ -206,19 +206,6 @@ fn oidc_config(issuer: &OidcIssuerConfig) -> Result<OidcConfig, GatekeeperError>
 pub struct Caller(pub Arc<IdentityEnvelope>);
 
 impl Caller {
-    /// No roles, no tenant: every decision about it denies.
-    pub fn nobody() -> Self {
-        Caller(Arc::new(IdentityEnvelope {
-            tenant_id: String::new(),
-            user_id: String::new(),
-            roles: Vec::new(),
-            privacy_mode: false,
-            policy_version: String::new(),
-            credential: Credential::Unauthenticated,
-            agent: None,
-        }))
-    }
-
     /// Who the request is charged to. Authenticated: the key, tenant and user of the identity.
     /// In development: what the client sent, as before authentication existed.
     pub fn principal(&self, headers: &HeaderMap, body_user: Option<&str>) -> Principal {

@@ -51,8 +51,7 @@ pub async fn chat_completions(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let mut record = CallRecord::new(state.clone(), request_id.0, "chat.completions");
-    record.caller = Some(caller);
+    let mut record = CallRecord::new(state.clone(), request_id.0, "chat.completions", caller);
     match handle(&state, &headers, body, &mut record).await {
         Ok(Reply::Complete(response)) => {
             record.finish(200, None);

@@ -49,8 +49,7 @@ pub async fn embeddings(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let mut record = CallRecord::new(state.clone(), request_id.0, "embeddings");
-    record.caller = Some(caller);
+    let mut record = CallRecord::new(state.clone(), request_id.0, "embeddings", caller);
     match handle(&state, &headers, body, &mut record).await {
         Ok(response) => {
             record.finish(200, None);

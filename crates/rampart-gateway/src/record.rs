@@ -47,13 +47,13 @@ pub struct CallRecord {
     /// `Some(true)` when the answer came from the response cache (no tokens, no cost),
     /// `Some(false)` when the request used the cache and missed; `None` when it did not use it.
     pub cache: Option<bool>,
-    /// Who called, for the outcome's audit record.
-    pub caller: Option<crate::auth::Caller>,
+    /// Who called: the decision's identity and the outcome's audit record.
+    caller: crate::auth::Caller,
     finished: bool,
 }
 
 impl CallRecord {
-    pub fn new(state: Arc<AppState>, request_id: String, endpoint: &'static str) -> Self {
+    pub fn new(state: Arc<AppState>, request_id: String, endpoint: &'static str, caller: crate::auth::Caller) -> Self {
         CallRecord {
             state,
             request_id,
@@ -73,7 +73,7 @@ impl CallRecord {
             streamed_tokens: None,
             stream_meter: None,
             cache: None,
-            caller: None,
+            caller,
             finished: false,
         }
     }
@@ -82,17 +82,8 @@ impl CallRecord {
         &self.request_id
     }
 
-    /// The caller, set by the handler before anything else; the development identity's
-    /// stand-in if a handler forgot (which would be a bug, so it is logged).
     pub fn caller(&self) -> &crate::auth::Caller {
-        static NOBODY: std::sync::OnceLock<crate::auth::Caller> = std::sync::OnceLock::new();
-        match &self.caller {
-            Some(caller) => caller,
-            None => {
-                tracing::error!(request_id = %self.request_id, "a model call has no caller; refusing as nobody");
-                NOBODY.get_or_init(crate::auth::Caller::nobody)
-            }
-        }
+        &self.caller
     }
 
     /// Tags `response` with the configured model, for the request metrics' labels.
@@ -159,8 +150,8 @@ impl CallRecord {
         // awaited) already; this record is written without holding the client up.
         self.state.audit.record_later(crate::audit::event(
             "outcome",
-            self.caller.as_ref().map(|caller| caller.0.tenant_id.clone()),
-            self.caller.as_ref().map(crate::auth::Caller::actor),
+            Some(self.caller.0.tenant_id.clone()),
+            Some(self.caller.actor()),
             Some(self.request_id.clone()),
             serde_json::json!({
                 "endpoint": self.endpoint,
