@@ -16,6 +16,8 @@ python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 command -v curl >/dev/null || need+=(curl)
 # The chat page test (tests/python/test_web_ui.py) drives headless Chromium through its driver.
+# The metrics test lints the /metrics exposition with promtool (Debian's prometheus package).
+command -v promtool >/dev/null || need+=(prometheus)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
 if [ ${#need[@]} -gt 0 ]; then

@@ -103,7 +103,7 @@ impl Upstream {
         body: &T,
         streaming: bool,
     ) -> Result<reqwest::Response, BackendError> {
-        let mut request = self.client.post(self.endpoint(path)?).json(body);
+        let mut request = crate::trace_context::propagate(self.client.post(self.endpoint(path)?).json(body));
         if !streaming {
             request = request.timeout(self.timeout);
         }

@@ -11,6 +11,7 @@ mod ndjson;
 mod ollama;
 mod openai;
 mod sse;
+mod trace_context;
 
 use std::sync::Arc;
 

@@ -26,6 +26,9 @@ pub struct Config {
     pub auth: crate::governance::AuthConfig,
     pub policy: crate::governance::PolicyConfig,
     pub audit: crate::governance::AuditConfig,
+    pub guardrails: crate::observability::GuardrailsConfig,
+    pub conversations: crate::observability::ConversationsConfig,
+    pub telemetry: crate::observability::TelemetryConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -363,6 +366,9 @@ impl Config {
             for value in backend.headers.values_mut() {
                 *value = mask_secret(value);
             }
+        }
+        for value in copy.telemetry.otlp_headers.values_mut() {
+            *value = mask_secret(value);
         }
         copy
     }

@@ -117,7 +117,36 @@ pub(crate) fn validate(config: &Config, text: &str, file: &str) -> Result<(), Co
     validate_fallbacks(config, &invalid)?;
     validate_router(config, &invalid)?;
     crate::validate_limits::validate_limits(config, &invalid)?;
-    crate::validate_governance::validate_governance(config, &invalid)
+    crate::validate_governance::validate_governance(config, &invalid)?;
+    validate_observability(config, &invalid)
+}
+
+/// `[guardrails]` rule names (policies switch rules on by name) and `[telemetry]` ranges.
+/// Entity ids are checked when the rules are compiled at start, with close names suggested.
+fn validate_observability(config: &Config, invalid: &impl Fn(KeyPath, String) -> ConfigError) -> Result<(), ConfigError> {
+    let root = KeyPath::default();
+    let mut names = std::collections::HashSet::new();
+    for (index, rule) in config.guardrails.rules.iter().enumerate() {
+        let path = root.key("guardrails").key("rules").index(index);
+        if rule.name.trim().is_empty() {
+            return Err(invalid(path.key("name"), "must not be empty".to_owned()));
+        }
+        if !names.insert(rule.name.as_str()) {
+            return Err(invalid(path.key("name"), format!("'{}' names another rule too: names must be unique", rule.name)));
+        }
+        if rule.entities.is_empty() {
+            return Err(invalid(
+                path.key("entities"),
+                "is empty: list entity ids (email, credit_card, …), categories (pii, secret, injection, moderation) or \"*\""
+                    .to_owned(),
+            ));
+        }
+    }
+    let ratio = config.telemetry.sample_ratio;
+    if !(0.0..=1.0).contains(&ratio) {
+        return Err(invalid(root.key("telemetry").key("sample_ratio"), format!("is {ratio}: use a share from 0.0 to 1.0")));
+    }
+    Ok(())
 }
 
 fn validate_fallbacks(config: &Config, invalid: &impl Fn(KeyPath, String) -> ConfigError) -> Result<(), ConfigError> {

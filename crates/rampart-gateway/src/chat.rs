@@ -16,16 +16,20 @@ use rampart_config::ModelKind;
 use rampart_core::{BackendError, ChunkStream};
 use rampart_types::{ChatCompletionRequest, ChatCompletionResponse, ErrorResponse, ToolChoice};
 
+use opentelemetry::context::FutureExt as _;
+
 use crate::auth::Caller;
 use crate::budget::{admit_chat, count_chat_prompt};
 use crate::cache;
 use crate::decision::{CallFacts, decide_model_call};
 use crate::error::ApiError;
+use crate::guard::{ChatGuard, Screened, StreamScreen, switched_on_by};
 use crate::hints::take_route_hints;
 use crate::middleware::{ModelLabel, RequestId};
 use crate::record::CallRecord;
 use crate::resolve::{field_error, observe_route};
 use crate::routes::resolve_target;
+use crate::spans::{ModelRequestFacts, RequestTrace};
 use crate::state::AppState;
 
 #[utoipa::path(
@@ -48,22 +52,25 @@ pub async fn chat_completions(
     State(state): State<Arc<AppState>>,
     Extension(request_id): Extension<RequestId>,
     Extension(caller): Extension<Caller>,
+    trace: Option<Extension<RequestTrace>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let mut record = CallRecord::new(state.clone(), request_id.0, "chat.completions", caller);
+    let trace = trace.map(|Extension(trace)| trace);
+    let mut record = CallRecord::new(state.clone(), request_id.0, "chat.completions", caller, trace.as_ref());
     match handle(&state, &headers, body, &mut record).await {
         Ok(Reply::Complete(response)) => {
+            record.note_response(&response);
             record.finish(200, None);
             let mut response = axum::Json(response).into_response();
             record.served_headers(response.headers_mut(), true);
             record.label(response)
         }
-        Ok(Reply::Stream(chunks)) => {
+        Ok(Reply::Stream(chunks, screen)) => {
             let label = ModelLabel(record.model.as_ref().map(|model| model.name.clone()).unwrap_or_default());
             let mut served = HeaderMap::new();
             record.served_headers(&mut served, false);
-            let mut response = sse_response(chunks, record);
+            let mut response = sse_response(chunks, screen, record);
             response.headers_mut().extend(served);
             response.extensions_mut().insert(label);
             response
@@ -77,7 +84,8 @@ pub async fn chat_completions(
 
 enum Reply {
     Complete(ChatCompletionResponse),
-    Stream(ChunkStream),
+    /// The chunks, and the guardrails' screen when guardrails are on.
+    Stream(ChunkStream, Option<StreamScreen>),
 }
 
 async fn handle(
@@ -112,7 +120,18 @@ async fn handle(
         stream: request.is_stream(),
         prompt_prefix_hash: crate::decision::prompt_prefix_hash(&request.messages),
     };
-    decide_model_call(state, record.caller(), &model, &mut hints, facts).await?;
+    let decision = decide_model_call(state, record.caller(), &model, &mut hints, facts).await?;
+    record.span.requested(&request.model, &request_facts(&request));
+    let mut guard = match &state.guardrails {
+        Some(guardrails) => {
+            let mut guard = ChatGuard::new(guardrails.clone(), switched_on_by(&decision));
+            let screened = guard.screen_request(&mut request);
+            record.guardrail_hits(guard.hits.drain(..));
+            screened?;
+            Some(guard)
+        }
+        None => None,
+    };
     // Tools in one order, whatever order the client listed them in, so identical requests are
     // identical upstream and providers' prompt caches keep hitting.
     rampart_cache::sort_tools(&mut request);
@@ -123,7 +142,12 @@ async fn handle(
         record.cache = Some(true);
         record.backend = Some(cache::CACHE_BACKEND.to_owned());
         cached.model = model.name.clone();
-        return Ok(if request.is_stream() { Reply::Stream(cache::replay(cached)) } else { Reply::Complete(cached) });
+        if request.is_stream() {
+            let screen = guard.as_mut().map(ChatGuard::stream_screen);
+            return Ok(Reply::Stream(cache::replay(cached), screen));
+        }
+        screen_answer(guard.as_mut(), &mut cached, record);
+        return Ok(Reply::Complete(cached));
     }
     record.cache = cache_plan.as_ref().map(|_| false);
     let admission = admit_chat(state, &record.principal, &model, &hints, &mut request).await?;
@@ -136,13 +160,16 @@ async fn handle(
     }
     let deadline = tokio::time::Instant::now() + state.limits.request_timeout;
     let started = Instant::now();
+    // The call runs in its span's context, so backends send that span's `traceparent`.
+    let context = record.span.context();
     if request.is_stream() {
-        let result = state.router.chat_stream(&model, &request, &hints, deadline).await;
+        let result = state.router.chat_stream(&model, &request, &hints, deadline).with_context(context).await;
         let routed = observe_route(state, started, result)?;
         record.served(&routed);
-        return Ok(Reply::Stream(routed.value));
+        let screen = guard.as_mut().map(ChatGuard::stream_screen);
+        return Ok(Reply::Stream(routed.value, screen));
     }
-    let result = state.router.chat(&model, &request, &hints, deadline).await;
+    let result = state.router.chat(&model, &request, &hints, deadline).with_context(context).await;
     let routed = observe_route(state, started, result)?;
     record.served(&routed);
     let mut response = routed.value;
@@ -150,12 +177,31 @@ async fn handle(
     let usage = *response.usage.get_or_insert_with(Default::default);
     record.usage = Some(usage);
     // An answer a budget cut short is not the answer the request would get: never cache it.
+    // Cached as the model gave it: answers are screened (and re-hydrated) per request.
     if let Some(plan) = cache_plan
         && admission.output_cap.is_none()
     {
         cache::store(state, plan, &response);
     }
+    screen_answer(guard.as_mut(), &mut response, record);
     Ok(Reply::Complete(response))
+}
+
+fn screen_answer(guard: Option<&mut ChatGuard>, response: &mut ChatCompletionResponse, record: &mut CallRecord) {
+    if let Some(guard) = guard {
+        guard.screen_response(response);
+        record.guardrail_hits(guard.hits.drain(..));
+    }
+}
+
+fn request_facts(request: &ChatCompletionRequest) -> ModelRequestFacts {
+    ModelRequestFacts {
+        max_tokens: request.max_completion_tokens.or(request.max_tokens).map(u64::from),
+        temperature: request.temperature,
+        top_p: request.top_p,
+        seed: request.seed,
+        stream: request.is_stream(),
+    }
 }
 
 fn validate(request: &ChatCompletionRequest) -> Result<(), ApiError> {
@@ -205,11 +251,11 @@ fn validate(request: &ChatCompletionRequest) -> Result<(), ApiError> {
 }
 
 /// Streams chunks to the client as they arrive: one SSE event per upstream chunk, no buffering.
-fn sse_response(chunks: ChunkStream, record: CallRecord) -> Response {
+fn sse_response(chunks: ChunkStream, screen: Option<StreamScreen>, record: CallRecord) -> Response {
     let include_usage = record.include_usage;
     let public_model = record.model.as_ref().map(|model| model.name.clone()).unwrap_or_default();
     let budget = record.stream_meter.map(|(encoding, cap)| StreamBudget { cap, encoding, counted: 0 });
-    let state = SseState { chunks, record, include_usage, public_model, budget, ended: false };
+    let state = SseState { chunks, record, include_usage, public_model, budget, screen, ended: false };
     let events = futures_util::stream::unfold(state, |mut state| async move {
         let bytes = state.next_event().await?;
         Some((Ok::<Bytes, Infallible>(bytes), state))
@@ -230,6 +276,8 @@ struct SseState {
     public_model: String,
     /// Set when limits count the answer's tokens: its output is counted as it streams.
     budget: Option<StreamBudget>,
+    /// Guardrails on the answer as it streams, when they are on.
+    screen: Option<StreamScreen>,
     ended: bool,
 }
 
@@ -280,6 +328,23 @@ impl SseState {
                     if let Some(usage) = chunk.usage {
                         self.record.usage = Some(usage);
                     }
+                    self.record.note_chunk(&chunk);
+                    if let Some(screen) = &mut self.screen {
+                        let screened = screen.screen(&mut chunk);
+                        self.record.guardrail_hits(screen.hits.drain(..));
+                        if matches!(screened, Screened::Blocked) && screen.all_blocked() {
+                            // The answer broke a block rule: this chunk ends it with
+                            // `content_filter`, and nothing more of it is sent.
+                            self.ended = true;
+                            self.record.finish(200, Some("an answer guardrail ended the stream".to_owned()));
+                            self.chunks = Box::pin(futures_util::stream::empty());
+                            chunk.model.clone_from(&self.public_model);
+                            chunk.usage = None;
+                            let mut events = sse_data(&chunk).to_vec();
+                            events.extend_from_slice(b"data: [DONE]\n\n");
+                            return Some(Bytes::from(events));
+                        }
+                    }
                     if let Some(budget) = &mut self.budget {
                         let exhausted = budget.exhausted_by(&chunk);
                         self.record.streamed_tokens = Some(budget.sent());
@@ -303,8 +368,20 @@ impl SseState {
                 }
                 None => {
                     self.ended = true;
+                    let mut events = Vec::new();
+                    // Text a guardrail still held back when the upstream ended without a
+                    // finishing chunk goes out now.
+                    if let Some(screen) = &mut self.screen {
+                        let held = screen.flush();
+                        self.record.guardrail_hits(screen.hits.drain(..));
+                        for mut chunk in held {
+                            chunk.model.clone_from(&self.public_model);
+                            events.extend_from_slice(&sse_data(&chunk));
+                        }
+                    }
                     self.record.finish(200, None);
-                    return Some(Bytes::from_static(b"data: [DONE]\n\n"));
+                    events.extend_from_slice(b"data: [DONE]\n\n");
+                    return Some(Bytes::from(events));
                 }
             }
         }

@@ -46,10 +46,12 @@ pub async fn embeddings(
     State(state): State<Arc<AppState>>,
     Extension(request_id): Extension<RequestId>,
     Extension(caller): Extension<Caller>,
+    trace: Option<Extension<crate::spans::RequestTrace>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let mut record = CallRecord::new(state.clone(), request_id.0, "embeddings", caller);
+    let trace = trace.map(|Extension(trace)| trace);
+    let mut record = CallRecord::new(state.clone(), request_id.0, "embeddings", caller, trace.as_ref());
     match handle(&state, &headers, body, &mut record).await {
         Ok(response) => {
             record.finish(200, None);
@@ -94,6 +96,7 @@ async fn handle(
         prompt_prefix_hash: None,
     };
     decide_model_call(state, record.caller(), &model, &mut hints, facts).await?;
+    record.span.requested(&request.model, &crate::spans::ModelRequestFacts::default());
     let call = EmbedCall {
         upstream_model: model.upstream_model.clone(),
         inputs,
@@ -103,7 +106,10 @@ async fn handle(
     record.permit = admit_embeddings(state, &record.principal, &model, &hints, &request.input).await?;
     let deadline = tokio::time::Instant::now() + state.limits.request_timeout;
     let started = Instant::now();
-    let result = state.router.embed(&model, &call, &hints, deadline).await;
+    let context = record.span.context();
+    let result =
+        opentelemetry::context::FutureExt::with_context(state.router.embed(&model, &call, &hints, deadline), context)
+            .await;
     let routed = observe_route(state, started, result)?;
     record.served(&routed);
     let model = routed.model.clone();

@@ -72,6 +72,24 @@ pub struct Metrics {
     pub limit_refusals: Family<LimitLabels, Counter>,
     pub cache_lookups: Family<CacheLabels, Counter>,
     pub policy_decisions: Family<DecisionLabels, Counter>,
+    pub guardrail_hits: Family<GuardrailLabels, Counter>,
+    pub time_to_first_token: Family<ModelLabels, Histogram>,
+}
+
+/// A guardrail hit: the configured rule (bounded by the config), what it did, where, and
+/// the detector's category; never the matched text.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GuardrailLabels {
+    pub rule: String,
+    pub action: &'static str,
+    pub stage: &'static str,
+    pub category: &'static str,
+}
+
+fn first_token_histogram() -> Histogram {
+    // 10 ms .. 30 s: an in-process model's first token at the low end, a queued cloud call's
+    // at the high end.
+    Histogram::new([0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0])
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -164,7 +182,22 @@ impl Metrics {
             "Policy decisions on model calls: decision allow or deny",
             policy_decisions.clone(),
         );
+        let guardrail_hits = Family::<GuardrailLabels, Counter>::default();
+        registry.register(
+            "rampart_guardrail_hits",
+            "Guardrail findings by rule, action (block, redact, flag), stage and category",
+            guardrail_hits.clone(),
+        );
+        let time_to_first_token =
+            Family::<ModelLabels, Histogram>::new_with_constructor(first_token_histogram as fn() -> Histogram);
+        registry.register(
+            "rampart_time_to_first_token_seconds",
+            "Time from request to the first streamed token, by model",
+            time_to_first_token.clone(),
+        );
         Metrics {
+            guardrail_hits,
+            time_to_first_token,
             policy_decisions,
             cache_lookups,
             limit_refusals,
@@ -205,14 +238,71 @@ impl Metrics {
         self.policy_decisions.get_or_create(&DecisionLabels { decision }).inc();
     }
 
+    pub fn guardrail_hit(&self, hit: &rampart_guardrails::Hit) {
+        self.guardrail_hits
+            .get_or_create(&GuardrailLabels {
+                rule: hit.rule.to_string(),
+                action: hit.action.as_str(),
+                stage: hit.stage.as_str(),
+                category: hit.category.as_str(),
+            })
+            .inc();
+    }
+
+    pub fn observe_time_to_first_token(&self, model: &str, elapsed: std::time::Duration) {
+        self.time_to_first_token.get_or_create(&ModelLabels { model: model.to_owned() }).observe(elapsed.as_secs_f64());
+    }
+
     pub fn cache_lookup(&self, model: &str, result: &'static str) {
         self.cache_lookups.get_or_create(&CacheLabels { model: model.to_owned(), result }).inc();
     }
 
+    /// The exposition in Prometheus text format 0.0.4 (what `/metrics` declares and what
+    /// `promtool check metrics` reads): the encoder writes OpenMetrics, whose counter families
+    /// are named without `_total` and which ends with `# EOF`.
     pub fn render(&self) -> String {
         let mut text = String::new();
         // Writing to a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
-        text
+        to_text_format(&text)
+    }
+}
+
+/// OpenMetrics text → Prometheus text 0.0.4: `# HELP` / `# TYPE` of counters name the
+/// `_total` series, and `# EOF` / `# UNIT` lines go.
+fn to_text_format(open_metrics: &str) -> String {
+    let counters: std::collections::HashSet<&str> = open_metrics
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE "))
+        .filter_map(|rest| rest.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(open_metrics.len() + 64 * counters.len());
+    for line in open_metrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters.contains(name).then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        match renamed {
+            Some(line) => out.push_str(&line),
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod text_format_tests {
+    #[test]
+    fn counters_are_described_under_their_total_series() {
+        let open = "# HELP a_requests Requests.\n# TYPE a_requests counter\na_requests_total{x=\"1\"} 3\n# HELP b Gauge.\n# TYPE b gauge\nb 1\n# EOF\n";
+        assert_eq!(
+            super::to_text_format(open),
+            "# HELP a_requests_total Requests.\n# TYPE a_requests_total counter\na_requests_total{x=\"1\"} 3\n# HELP b Gauge.\n# TYPE b gauge\nb 1\n"
+        );
     }
 }

@@ -71,7 +71,16 @@ pub async fn observe(State(state): State<Arc<AppState>>, mut request: Request, n
     let id = request_id(&request);
     request.extensions_mut().insert(RequestId(id.clone()));
     let route = route_label(request.uri().path());
-    let guard = InFlight::start(state.metrics.clone(), route);
+    // Spans for API calls only: probes, metrics scrapes and page assets would drown them.
+    let path = request.uri().path();
+    let spanned = path.starts_with("/v1/") || path.starts_with("/api/");
+    let trace = if spanned {
+        crate::spans::start_server_span(&state.tracer, request.headers(), request.method(), route, path, &id)
+    } else {
+        crate::spans::incoming_context(request.headers())
+    };
+    request.extensions_mut().insert(crate::spans::RequestTrace(trace.clone()));
+    let guard = InFlight::start(state.metrics.clone(), route, spanned.then_some(trace));
     let span = tracing::info_span!("request", request_id = %id, method = %request.method(), route);
     let outcome = AssertUnwindSafe(next.run(request)).catch_unwind().instrument(span).await;
     let mut response = match outcome {
@@ -102,12 +111,14 @@ struct InFlight {
     route: &'static str,
     started: Instant,
     outcome: Option<(String, u16)>,
+    /// The server span, ended with the status when the response is done.
+    trace: Option<opentelemetry::Context>,
 }
 
 impl InFlight {
-    fn start(metrics: Arc<Metrics>, route: &'static str) -> Self {
+    fn start(metrics: Arc<Metrics>, route: &'static str, trace: Option<opentelemetry::Context>) -> Self {
         metrics.in_flight.inc();
-        InFlight { metrics, route, started: Instant::now(), outcome: None }
+        InFlight { metrics, route, started: Instant::now(), outcome: None, trace }
     }
 
     fn labelled(mut self, model: String, status: u16) -> Self {
@@ -121,6 +132,9 @@ impl Drop for InFlight {
         self.metrics.in_flight.dec();
         // A request dropped before it had a response is a client disconnect.
         let (model, status) = self.outcome.take().unwrap_or((String::new(), crate::record::CLIENT_CLOSED_REQUEST));
+        if let Some(trace) = self.trace.take() {
+            crate::spans::end_server_span(&trace, status);
+        }
         self.metrics.requests.get_or_create(&RequestLabels { route: self.route.to_owned(), model, status }).inc();
         self.metrics
             .request_duration

@@ -49,12 +49,34 @@ pub struct CallRecord {
     pub cache: Option<bool>,
     /// Who called: the decision's identity and the outcome's audit record.
     caller: crate::auth::Caller,
+    /// The model call's span (`chat {model}`), ended with the outcome.
+    pub span: crate::spans::ModelCallSpan,
+    /// Why each choice ended, and the answer's id, for the span.
+    pub finish_reasons: Vec<String>,
+    pub response_id: Option<String>,
+    /// What guardrails caught, by rule (never the text), for metrics, span and audit.
+    pub guardrail_hits: Vec<rampart_guardrails::Hit>,
+    /// When the first streamed token went out, for time to first token.
+    first_token_seen: bool,
     finished: bool,
 }
 
 impl CallRecord {
-    pub fn new(state: Arc<AppState>, request_id: String, endpoint: &'static str, caller: crate::auth::Caller) -> Self {
+    pub fn new(
+        state: Arc<AppState>,
+        request_id: String,
+        endpoint: &'static str,
+        caller: crate::auth::Caller,
+        trace: Option<&crate::spans::RequestTrace>,
+    ) -> Self {
+        let operation = if endpoint == "embeddings" { "embeddings" } else { "chat" };
+        let span = crate::spans::ModelCallSpan::start(&state.tracer, trace, operation);
         CallRecord {
+            span,
+            finish_reasons: Vec::new(),
+            response_id: None,
+            guardrail_hits: Vec::new(),
+            first_token_seen: false,
             state,
             request_id,
             endpoint,
@@ -130,6 +152,51 @@ impl CallRecord {
         &self.state.metrics
     }
 
+    /// Notes a streamed chunk with output: the first one sets time to first token.
+    pub fn token_streamed(&mut self) {
+        if std::mem::replace(&mut self.first_token_seen, true) {
+            return;
+        }
+        if let Some(model) = &self.model {
+            self.state.metrics.observe_time_to_first_token(&model.name, self.started.elapsed());
+        }
+    }
+
+    /// Notes a whole answer's id and finish reasons.
+    pub fn note_response(&mut self, response: &rampart_types::ChatCompletionResponse) {
+        self.response_id = Some(response.id.clone());
+        self.finish_reasons =
+            response.choices.iter().filter_map(|choice| choice.finish_reason).map(finish_reason_name).collect();
+    }
+
+    /// Notes a streamed chunk: its id, any finish reason, and the first token's time.
+    pub fn note_chunk(&mut self, chunk: &rampart_types::ChatCompletionChunk) {
+        if self.response_id.is_none() && !chunk.id.is_empty() {
+            self.response_id = Some(chunk.id.clone());
+        }
+        let mut has_output = false;
+        for choice in &chunk.choices {
+            has_output |= choice.delta.content.as_deref().is_some_and(|text| !text.is_empty())
+                || choice.delta.tool_calls.is_some()
+                || choice.delta.reasoning_content.is_some();
+            if let Some(reason) = choice.finish_reason {
+                self.finish_reasons.push(finish_reason_name(reason));
+            }
+        }
+        if has_output {
+            self.token_streamed();
+        }
+    }
+
+    /// Guardrail hits, counted and put on the span as they are found.
+    pub fn guardrail_hits(&mut self, hits: impl IntoIterator<Item = rampart_guardrails::Hit>) {
+        for hit in hits {
+            self.state.metrics.guardrail_hit(&hit);
+            self.span.guardrail_hit(&hit);
+            self.guardrail_hits.push(hit);
+        }
+    }
+
     pub fn finish(&mut self, status: u16, error: Option<String>) {
         if std::mem::replace(&mut self.finished, true) {
             return;
@@ -145,7 +212,43 @@ impl CallRecord {
             }
             None => (String::new(), String::new(), 0.0),
         };
-        let model = if self.requested_model.is_empty() { model_name } else { self.requested_model.clone() };
+        let model = if self.requested_model.is_empty() { model_name.clone() } else { self.requested_model.clone() };
+        let provider = self.model.as_ref().and_then(|resolved| {
+            let backend = self.backend.as_deref().unwrap_or_else(|| resolved.primary_backend());
+            resolved
+                .replicas
+                .iter()
+                .find(|replica| replica.name() == backend)
+                .map(|replica| replica.backend.kind().as_str())
+        });
+        self.span.end(crate::spans::ModelCallOutcome {
+            status,
+            tenant: &self.caller.0.tenant_id,
+            response_model: (!model_name.is_empty()).then_some(model_name.as_str()),
+            provider: if self.cache == Some(true) { None } else { provider },
+            backend: self.backend.as_deref(),
+            attempts: self.attempts,
+            tokens_in,
+            tokens_out,
+            cost_usd,
+            cache_hit: self.cache,
+            response_id: self.response_id.as_deref(),
+            finish_reasons: &self.finish_reasons,
+            error: error.as_deref(),
+            error_type: (status >= 400).then(|| error_type(status)),
+        });
+        let guardrails: Vec<serde_json::Value> = self
+            .guardrail_hits
+            .iter()
+            .map(|hit| {
+                serde_json::json!({
+                    "rule": &*hit.rule,
+                    "entity": hit.entity,
+                    "action": hit.action.as_str(),
+                    "stage": hit.stage.as_str(),
+                })
+            })
+            .collect();
         // What happened, after the answer: the decision before the call was recorded (and
         // awaited) already; this record is written without holding the client up.
         self.state.audit.record_later(crate::audit::event(
@@ -165,6 +268,7 @@ impl CallRecord {
                 "cost_usd": cost_usd,
                 "latency_ms": u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
                 "error": error,
+                "guardrails": guardrails,
             }),
         ));
         self.state.request_log.record(RequestLogEntry {
@@ -218,6 +322,27 @@ impl CallRecord {
                 tracing::error!(%request_id, %error, "could not settle a request's limits; its reservation stays charged");
             }
         });
+    }
+}
+
+fn finish_reason_name(reason: rampart_types::FinishReason) -> String {
+    serde_json::to_value(reason).ok().and_then(|value| value.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+/// `error.type` of a failed call, by status: bounded, as the conventions want.
+fn error_type(status: u16) -> &'static str {
+    match status {
+        400 => "invalid_request",
+        401 => "unauthenticated",
+        403 => "forbidden",
+        404 => "not_found",
+        429 => "rate_limited",
+        CLIENT_CLOSED_REQUEST => "client_closed",
+        502 => "upstream_error",
+        503 => "unavailable",
+        504 => "timeout",
+        _ if status >= 500 => "internal",
+        _ => "error",
     }
 }
 

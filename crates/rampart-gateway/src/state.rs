@@ -49,6 +49,10 @@ pub struct AppState {
     /// The public half of the checkpoint signing key, for verification and proofs.
     pub audit_public_key: Option<[u8; 32]>,
     pub metrics: Arc<Metrics>,
+    /// Makes the OpenTelemetry spans (a no-op tracer when no OTLP endpoint is configured).
+    pub tracer: crate::spans::SharedTracer,
+    /// `[guardrails]`: screening of prompts, answers and what is logged; `None` when off.
+    pub guardrails: Option<Arc<rampart_guardrails::Guardrails>>,
     pub request_log: RequestLogger,
     pub health: Arc<HealthMonitor>,
     pub limits: Limits,

@@ -30,6 +30,8 @@ async fn state() -> Arc<AppState> {
         audit_public_key: None,
         store,
         metrics,
+        tracer: std::sync::Arc::new(rampart_gateway::spans::noop_tracer()),
+        guardrails: None,
         request_log,
         health: Arc::new(HealthMonitor::default()),
         limits: Limits { body_limit_bytes: 1024, request_timeout: std::time::Duration::from_secs(5) },

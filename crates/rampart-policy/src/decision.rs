@@ -13,6 +13,9 @@ pub enum Obligation {
     /// `{"type": "redact", "target": "records", "fields": ["prompt", "completion"]}`: stored
     /// copies named by `target` must not keep `fields`.
     Redact { target: String, fields: Vec<String> },
+    /// `{"type": "guardrail", "rule": "strict-pii"}`: switch this `[[guardrails.rules]]` rule
+    /// on for the call, even when it is configured `enabled = false`.
+    Guardrail(String),
     /// Any other obligation (`{"type": "snapshot"}` from the tool tiers, or one a newer policy
     /// invents), kept whole. An enforcement point that does not know it must not go ahead.
     Other(Json),
@@ -26,6 +29,7 @@ impl Obligation {
             Obligation::Redact { target, fields } => {
                 json!({"type": "redact", "target": target, "fields": fields})
             }
+            Obligation::Guardrail(rule) => json!({"type": "guardrail", "rule": rule}),
             Obligation::Other(value) => value.clone(),
         }
     }
@@ -35,6 +39,7 @@ impl Obligation {
         match self {
             Obligation::ForceTier(_) => "force_tier",
             Obligation::Redact { .. } => "redact",
+            Obligation::Guardrail(_) => "guardrail",
             Obligation::Other(value) => value.get("type").and_then(Json::as_str).unwrap_or(""),
         }
     }
@@ -162,6 +167,13 @@ fn read_obligation(value: &Value) -> Result<Obligation, String> {
                 .collect::<Result<_, _>>()?;
             Ok(Obligation::Redact { target, fields })
         }
+        Some(Value::String(kind)) if kind.as_ref() == "guardrail" => match field("rule") {
+            Some(Value::String(rule)) if !rule.is_empty() => Ok(Obligation::Guardrail(rule.to_string())),
+            other => Err(format!(
+                "guardrail needs a non-empty string `rule`, got {}",
+                other.map_or_else(|| "nothing".to_owned(), short)
+            )),
+        },
         Some(Value::String(_)) => serde_json::to_value(value)
             .map(Obligation::Other)
             .map_err(|error| format!("obligation is not JSON: {error}")),
@@ -205,7 +217,8 @@ mod tests {
             r#"{"allow": true, "reasons": ["ok"], "obligations": [
                 {"type": "force_tier", "tier": 1},
                 {"type": "redact", "target": "records", "fields": ["prompt"]},
-                {"type": "snapshot", "label": "before"}]}"#,
+                {"type": "snapshot", "label": "before"},
+                {"type": "guardrail", "rule": "strict-pii"}]}"#,
             true,
             "ok",
         );
@@ -215,8 +228,10 @@ mod tests {
                 Obligation::ForceTier(1),
                 Obligation::Redact { target: "records".into(), fields: vec!["prompt".into()] },
                 Obligation::Other(json!({"type": "snapshot", "label": "before"})),
+                Obligation::Guardrail("strict-pii".into()),
             ]
         );
+        assert_eq!(decision.obligations[3].kind(), "guardrail");
         assert_eq!(decision.forced_tier(), Some(1));
         assert_eq!(decision.obligations[2].kind(), "snapshot");
         let serialized = serde_json::to_value(&decision).unwrap_or_default();
@@ -239,6 +254,8 @@ mod tests {
             (r#"{"allow": true, "obligations": [{"type": "force_tier"}]}"#, "got nothing"),
             (r#"{"allow": true, "obligations": [{"type": "redact", "fields": []}]}"#, "string `target`"),
             (r#"{"allow": true, "obligations": [{"type": "redact", "target": "x"}]}"#, "needs `fields`"),
+            (r#"{"allow": true, "obligations": [{"type": "guardrail", "rule": ""}]}"#, "non-empty string `rule`"),
+            (r#"{"allow": true, "obligations": [{"type": "guardrail"}]}"#, "`rule`, got nothing"),
         ] {
             check(output, false, reason);
         }

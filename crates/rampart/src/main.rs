@@ -10,6 +10,7 @@ mod client;
 mod commands;
 mod governance;
 mod keys;
+mod observability;
 mod policy;
 mod pull;
 mod serve;

@@ -67,7 +67,10 @@ pub async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result<(), Cl
     let health = Arc::new(HealthMonitor::default());
     let prober = health.spawn(router.clone(), Duration::from_secs(config.router.health_check_secs), metrics.clone());
     let governance = crate::governance::start(&config, &store).await?;
+    let observability = crate::observability::start(&config)?;
     let state = Arc::new(AppState {
+        tracer: Arc::new(observability.telemetry.tracer()),
+        guardrails: observability.guardrails.clone(),
         gatekeeper: governance.gatekeeper.clone(),
         policy: governance.policy,
         audit: governance.audit,
@@ -111,6 +114,9 @@ pub async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result<(), Cl
     if tokio::time::timeout(Duration::from_secs(10), log_writer).await.is_err() {
         tracing::warn!("request log writer did not finish within 10 s");
     }
+    // Spans still queued are exported before exit (bounded by the export timeout).
+    let telemetry = observability.telemetry;
+    let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -124,6 +124,11 @@ impl Rampart {
     /// Starts `rampart serve` with `config` (its `listen` is replaced by a free port) and waits
     /// until `/healthz` answers.
     pub async fn start(config: &str) -> Rampart {
+        Self::start_with_env(config, &[]).await
+    }
+
+    /// `start`, with extra environment variables for the server process.
+    pub async fn start_with_env(config: &str, envs: &[(&str, &str)]) -> Rampart {
         rampart_backends::ensure_crypto_provider();
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
@@ -144,6 +149,7 @@ impl Rampart {
             .arg(&config_path)
             .env("RAMPART_LOG", "info")
             .env_remove("RAMPART_CONFIG")
+            .envs(envs.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

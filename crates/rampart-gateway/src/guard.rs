@@ -1,0 +1,296 @@
+//! Guardrails on a chat call: the prompt is screened before anything is sent (redactions
+//! replace what the model would see, a block refuses the call), the answer is screened before
+//! the caller sees it (whole or as it streams), and the prompt's placeholders are re-hydrated
+//! for the caller. The model never sees what a rule redacted.
+//!
+//! Placeholders made for the prompt are the only ones re-hydrated: the vault keeps numbering
+//! across stages, and a snapshot taken after the prompt is what answers are re-hydrated
+//! with, so an entity the model produced itself and a rule redacted stays redacted.
+
+use std::sync::Arc;
+
+use rampart_guardrails::{Guardrails, Hit, Rehydrator, Stage, StreamGuard, Vault};
+use rampart_policy::{Decision, Obligation};
+use rampart_types::{
+    ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse, ChunkChoice, ContentPart, Delta, FinishReason,
+    MessageContent, Role,
+};
+
+use crate::error::ApiError;
+
+/// One request's guardrails: the rules switched on for it and its vault.
+pub struct ChatGuard {
+    guardrails: Arc<Guardrails>,
+    switched_on: Vec<String>,
+    vault: Vault,
+    /// The vault as it was after the prompt: what answers are re-hydrated with.
+    prompt_vault: Option<Arc<Vault>>,
+    pub hits: Vec<Hit>,
+}
+
+/// Rules a policy decision switched on: obligations `{"type": "guardrail", "rule": NAME}`.
+pub fn switched_on_by(decision: &Decision) -> Vec<String> {
+    decision
+        .obligations
+        .iter()
+        .filter_map(|obligation| match obligation {
+            Obligation::Guardrail(rule) => Some(rule.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+impl ChatGuard {
+    pub fn new(guardrails: Arc<Guardrails>, switched_on: Vec<String>) -> Self {
+        ChatGuard { guardrails, switched_on, vault: Vault::default(), prompt_vault: None, hits: Vec::new() }
+    }
+
+    fn check(&mut self, stage: Stage, text: &mut String, param: impl FnOnce() -> String) -> Result<(), ApiError> {
+        let checked = self.guardrails.check(stage, text, &self.switched_on, &mut self.vault);
+        self.hits.extend(checked.hits.iter().cloned());
+        if let Some(hit) = &checked.blocked {
+            let param = param();
+            return Err(ApiError::InvalidRequest {
+                message: format!(
+                    "guardrail '{}' blocks this request: {} ({}) found in {param}; remove it or ask an operator about the rule",
+                    hit.rule,
+                    hit.entity,
+                    hit.category.as_str(),
+                ),
+                param: Some(param),
+                code: Some("content_filter"),
+            });
+        }
+        if let Some(redacted) = checked.redacted {
+            *text = redacted;
+        }
+        Ok(())
+    }
+
+    /// Screens every message's text in place: user, system and developer text as `prompt`,
+    /// tool messages as `tool_result`, earlier tool calls' arguments as `tool_arguments`.
+    pub fn screen_request(&mut self, request: &mut ChatCompletionRequest) -> Result<(), ApiError> {
+        for (index, message) in request.messages.iter_mut().enumerate() {
+            let stage = match message.role {
+                Role::Tool | Role::Function => Stage::ToolResult,
+                _ => Stage::Prompt,
+            };
+            match &mut message.content {
+                Some(MessageContent::Text(text)) => {
+                    self.check(stage, text, || format!("messages[{index}].content"))?;
+                }
+                Some(MessageContent::Parts(parts)) => {
+                    for (part_index, part) in parts.iter_mut().enumerate() {
+                        if let ContentPart::Text { text } = part {
+                            self.check(stage, text, || format!("messages[{index}].content[{part_index}].text"))?;
+                        }
+                    }
+                }
+                None => {}
+            }
+            for (call_index, call) in message.tool_calls.iter_mut().flatten().enumerate() {
+                self.check(Stage::ToolArguments, &mut call.function.arguments, || {
+                    format!("messages[{index}].tool_calls[{call_index}].function.arguments")
+                })?;
+            }
+        }
+        self.prompt_vault = Some(Arc::new(self.vault.clone()));
+        Ok(())
+    }
+
+    fn prompt_vault(&self) -> Arc<Vault> {
+        self.prompt_vault.clone().unwrap_or_default()
+    }
+
+    /// Screens a whole answer: a block empties the choice and ends it with `content_filter`;
+    /// redactions replace text; the prompt's placeholders are re-hydrated.
+    pub fn screen_response(&mut self, response: &mut ChatCompletionResponse) {
+        let rehydrate_with = self.prompt_vault();
+        for choice in &mut response.choices {
+            let mut filtered = false;
+            if let Some(text) = &mut choice.message.content {
+                filtered |= self.screen_answer_text(Stage::Response, text, &rehydrate_with);
+            }
+            for call in choice.message.tool_calls.iter_mut().flatten() {
+                filtered |=
+                    self.screen_answer_text(Stage::ToolArguments, &mut call.function.arguments, &rehydrate_with);
+            }
+            if filtered {
+                choice.message.content = Some(String::new());
+                choice.message.tool_calls = None;
+                choice.finish_reason = Some(FinishReason::ContentFilter);
+            }
+        }
+    }
+
+    /// `true` when a block rule fired on the text.
+    fn screen_answer_text(&mut self, stage: Stage, text: &mut String, rehydrate_with: &Vault) -> bool {
+        let checked = self.guardrails.check(stage, text, &self.switched_on, &mut self.vault);
+        self.hits.extend(checked.hits.iter().cloned());
+        if checked.blocked.is_some() {
+            return true;
+        }
+        if let Some(redacted) = checked.redacted {
+            *text = redacted;
+        }
+        if !rehydrate_with.is_empty() {
+            *text = rehydrate_with.rehydrate(text).into_owned();
+        }
+        false
+    }
+
+    /// The screen a streamed answer passes through, one per choice.
+    pub fn stream_screen(&mut self) -> StreamScreen {
+        StreamScreen {
+            guardrails: self.guardrails.clone(),
+            switched_on: self.switched_on.clone(),
+            vault: std::mem::take(&mut self.vault),
+            prompt_vault: self.prompt_vault(),
+            choices: Vec::new(),
+            hits: std::mem::take(&mut self.hits),
+            template: None,
+        }
+    }
+}
+
+/// Screens a stream chunk by chunk, holding back only what could still be part of an entity
+/// or of a placeholder.
+pub struct StreamScreen {
+    guardrails: Arc<Guardrails>,
+    switched_on: Vec<String>,
+    vault: Vault,
+    prompt_vault: Arc<Vault>,
+    choices: Vec<ChoiceScreen>,
+    pub hits: Vec<Hit>,
+    /// The stream's id and creation time, for a chunk that carries held-back text at the end.
+    template: Option<(String, i64)>,
+}
+
+struct ChoiceScreen {
+    index: u32,
+    guard: StreamGuard,
+    rehydrator: Rehydrator,
+    blocked: bool,
+    finished: bool,
+}
+
+/// What the screen did to a chunk.
+pub enum Screened {
+    /// Send the chunk as it now is.
+    Pass,
+    /// A block rule fired: the choice was ended with `content_filter`; send the chunk, then
+    /// end the stream once every choice is done (one choice in practice).
+    Blocked,
+}
+
+impl StreamScreen {
+    fn choice(&mut self, index: u32) -> &mut ChoiceScreen {
+        let position = match self.choices.iter().position(|choice| choice.index == index) {
+            Some(position) => position,
+            None => {
+                self.choices.push(ChoiceScreen {
+                    index,
+                    guard: StreamGuard::new(self.guardrails.clone(), Stage::Response, self.switched_on.clone()),
+                    rehydrator: Rehydrator::new(self.prompt_vault.clone()),
+                    blocked: false,
+                    finished: false,
+                });
+                self.choices.len() - 1
+            }
+        };
+        &mut self.choices[position]
+    }
+
+    /// Screens the chunk's text in place. A choice's held-back text goes out with its
+    /// finishing chunk.
+    pub fn screen(&mut self, chunk: &mut ChatCompletionChunk) -> Screened {
+        if self.template.is_none() {
+            self.template = Some((chunk.id.clone(), chunk.created));
+        }
+        let mut outcome = Screened::Pass;
+        for choice in &mut chunk.choices {
+            let index = choice.index;
+            let finishing = choice.finish_reason.is_some();
+            let incoming = choice.delta.content.take();
+            let mut vault = std::mem::take(&mut self.vault);
+            let screen = self.choice(index);
+            if screen.blocked {
+                self.vault = vault;
+                continue;
+            }
+            let mut step = screen.guard.push(incoming.as_deref().unwrap_or_default(), &mut vault);
+            let mut emit = std::mem::take(&mut step.emit);
+            let mut hits = std::mem::take(&mut step.hits);
+            let mut blocked = step.blocked.is_some();
+            if finishing && !blocked {
+                let last = screen.guard.finish(&mut vault);
+                emit.push_str(&last.emit);
+                hits.extend(last.hits);
+                blocked = last.blocked.is_some();
+            }
+            let mut text = if blocked { String::new() } else { screen.rehydrator.push(&emit) };
+            if finishing && !blocked {
+                text.push_str(&screen.rehydrator.finish());
+            }
+            screen.finished |= finishing;
+            if blocked {
+                screen.blocked = true;
+                choice.finish_reason = Some(FinishReason::ContentFilter);
+                choice.delta.tool_calls = None;
+                outcome = Screened::Blocked;
+            }
+            self.vault = vault;
+            self.hits.extend(hits);
+            if incoming.is_some() || !text.is_empty() {
+                choice.delta.content = Some(text);
+            }
+        }
+        outcome
+    }
+
+    /// Text still held back for choices that never got a finishing chunk (the upstream just
+    /// ended), as one chunk per choice; hits found on the way land in `hits`.
+    pub fn flush(&mut self) -> Vec<ChatCompletionChunk> {
+        let (id, created) = self.template.clone().unwrap_or_default();
+        let mut chunks = Vec::new();
+        let mut vault = std::mem::take(&mut self.vault);
+        for screen in &mut self.choices {
+            if screen.finished || screen.blocked {
+                continue;
+            }
+            screen.finished = true;
+            let last = screen.guard.finish(&mut vault);
+            self.hits.extend(last.hits);
+            let blocked = last.blocked.is_some();
+            let mut text = String::new();
+            if !blocked {
+                text = screen.rehydrator.push(&last.emit);
+                text.push_str(&screen.rehydrator.finish());
+            }
+            if text.is_empty() && !blocked {
+                continue;
+            }
+            chunks.push(ChatCompletionChunk {
+                id: id.clone(),
+                object: "chat.completion.chunk".to_owned(),
+                created,
+                model: String::new(),
+                choices: vec![ChunkChoice {
+                    index: screen.index,
+                    delta: Delta { content: Some(text), ..Delta::default() },
+                    finish_reason: blocked.then_some(FinishReason::ContentFilter),
+                    logprobs: None,
+                }],
+                usage: None,
+                system_fingerprint: None,
+            });
+        }
+        self.vault = vault;
+        chunks
+    }
+
+    /// Whether every choice seen has been blocked (the stream should end).
+    pub fn all_blocked(&self) -> bool {
+        !self.choices.is_empty() && self.choices.iter().all(|choice| choice.blocked)
+    }
+}

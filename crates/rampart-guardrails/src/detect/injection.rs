@@ -1,0 +1,265 @@
+//! Prompt injection and jailbreaks: weighted patterns over text normalised against
+//! obfuscation (case, zero-width characters, full-width and look-alike letters, spacing),
+//! base64 payloads decoded and checked too, and instructions addressed to the assistant that
+//! hide in tool results and retrieved documents.
+
+use base64::Engine;
+use regex::Regex;
+
+use super::{EntityInfo, Finding};
+use crate::kinds::{Category, Severity, Stage};
+
+pub(crate) const ENTITY: &str = "prompt_injection";
+
+pub(crate) const INFO: EntityInfo = EntityInfo {
+    id: ENTITY,
+    category: Category::Injection,
+    default_severity: Severity::High,
+    description: "instruction override, jailbreak role-play, system prompt extraction, fake role markers, encoded or hidden instructions",
+};
+
+/// (pattern over normalised text, score in prompts, score in tool results and memory).
+const RULES: &[(&str, f32, f32)] = &[
+    // Instruction override.
+    (
+        r"\b(?:ignore|disregard|forget|override|bypass|skip|drop)\s+(?:all\s+|any\s+|every\s+|the\s+|your\s+|my\s+|of\s+|these\s+|those\s+)*(?:previous|prior|above|earlier|preceding|initial|original|system|existing|former)\s+(?:instructions?|prompts?|rules|directions?|guidelines|context|messages?|commands?|orders|constraints)",
+        0.9,
+        0.95,
+    ),
+    (
+        r"\b(?:forget|ignore|disregard)\s+(?:everything|all)\s+(?:you\s+(?:were|have been)\s+told|above|before|previously|so far)",
+        0.85,
+        0.95,
+    ),
+    (r"\b(?:new|updated|real|actual|revised)\s+(?:system\s+)?instructions?\s*:", 0.7, 0.85),
+    (r"\bfrom\s+now\s+on,?\s+you\s+(?:will|must|are|shall)\b", 0.6, 0.8),
+    (r"\byour\s+(?:new\s+)?(?:task|goal|objective|instructions?)\s+(?:is|are)\s+now\b", 0.7, 0.85),
+    // Role-play jailbreaks.
+    (
+        r"\byou\s+are\s+(?:now\s+)?(?:dan|stan|dude|aim|an?\s+unfiltered|an?\s+uncensored|an?\s+unrestricted|jailbroken|free\s+from)",
+        0.9,
+        0.9,
+    ),
+    (r"\bdo\s+anything\s+now\b", 0.9, 0.9),
+    (
+        r"\b(?:developer|god|jailbreak|sudo|admin|debug)\s+mode\s+(?:enabled|activated|on)\b|\benable\s+(?:developer|god|jailbreak)\s+mode\b",
+        0.85,
+        0.9,
+    ),
+    (
+        r"\bpretend\s+(?:that\s+)?you\s+(?:have\s+no|are\s+not\s+bound\s+by|don'?t\s+have|are\s+free\s+of|lack)\s+(?:any\s+)?(?:restrictions|rules|guidelines|limits|filters|policies|ethics)",
+        0.9,
+        0.9,
+    ),
+    (
+        r"\b(?:act|behave|respond)\s+as\s+(?:if\s+you\s+(?:were|are)\s+)?(?:an?\s+)?(?:unfiltered|uncensored|unrestricted|evil|amoral)",
+        0.85,
+        0.9,
+    ),
+    (
+        r"\bwithout\s+(?:any\s+)?(?:restrictions|filters|censorship|safety\s+guidelines|ethical\s+guidelines)\b",
+        0.55,
+        0.7,
+    ),
+    // System prompt extraction.
+    (
+        r"\b(?:reveal|print|show|repeat|output|display|tell\s+me|leak|dump|give\s+me|write\s+out|recite)\s+(?:me\s+)?(?:your|the)\s+(?:full\s+|entire\s+|hidden\s+|initial\s+|original\s+|exact\s+|secret\s+)*(?:system\s+prompt|system\s+message|instructions\s+above|initial\s+(?:prompt|instructions)|hidden\s+(?:prompt|instructions)|prompt\s+above)",
+        0.85,
+        0.9,
+    ),
+    (r"\bwhat\s+(?:is|was|are)\s+your\s+(?:system\s+prompt|initial\s+instructions|hidden\s+instructions)", 0.75, 0.85),
+    // Fake role markers and chat-template tokens.
+    (
+        r"<\|im_start\|>\s*system|<\|system\|>|<\|start_header_id\|>\s*system|\[/?inst\]|<<sys>>|<\|endoftext\|>",
+        0.85,
+        0.95,
+    ),
+    (
+        r"(?m)^\s*#{2,}\s*(?:system|instructions?|new\s+rules)\s*:?\s*$|(?m)^\s*(?:system|assistant)\s*:\s*(?:ignore|you\s+(?:must|will|are)|new\s+instructions|override)",
+        0.8,
+        0.9,
+    ),
+    // Other languages.
+    (
+        r"\bignorier(?:e|en\s+sie|t)?\s+(?:alle\s+)?(?:vorherigen|bisherigen|obigen|vorigen|früheren)\s+(?:anweisungen|instruktionen|befehle|regeln)",
+        0.9,
+        0.95,
+    ),
+    (r"\bvergiss\s+(?:alle\s+)?(?:vorherigen\s+|bisherigen\s+)?(?:anweisungen|alles)", 0.8, 0.9),
+    (
+        r"\b(?:ignore[zr]?|oublie[zr]?)\s+(?:toutes\s+)?(?:les\s+)?(?:instructions|consignes|règles)\s+(?:précédentes|ci-dessus|antérieures)",
+        0.9,
+        0.95,
+    ),
+    (
+        r"\bignora(?:r|d)?\s+(?:todas\s+)?las\s+(?:instrucciones|indicaciones|reglas)\s+(?:anteriores|previas)|\bolvida\s+(?:todas\s+)?las\s+instrucciones",
+        0.9,
+        0.95,
+    ),
+    (r"\bignora\s+(?:tutte\s+)?le\s+istruzioni\s+(?:precedenti|sopra)", 0.9, 0.95),
+    // Instructions addressed to the assistant (mostly from documents and tool output).
+    (
+        r"\b(?:assistant|ai|chatbot|llm|language\s+model|ai\s+agent)\s*[:,]\s*(?:you\s+must|please\s+(?:send|forward|ignore|email)|now\s+(?:send|ignore)|ignore|send|forward|email|execute|run)\b",
+        0.5,
+        0.85,
+    ),
+    (
+        r"\b(?:when|if|once)\s+(?:you|the\s+(?:ai|assistant|model))\s+(?:read|see|process|summari[sz]e|encounter)\s+this\b",
+        0.45,
+        0.85,
+    ),
+    (
+        r"\b(?:send|forward|email|post|upload|exfiltrate|transmit)\s+(?:the\s+|all\s+|every\s+|this\s+)?(?:user'?s?\s+|conversation\s+|chat\s+)?(?:files|data|credentials|passwords|api\s+keys|secrets|history|conversation|chat\s+history|emails|contacts)\s+to\b",
+        0.55,
+        0.85,
+    ),
+    (r"!\[[^\]]{0,80}\]\(https?://[^)\s]{1,200}[?&][^)\s]{0,200}=[^)\s]{0,400}\)", 0.5, 0.85),
+    (r"\bdo\s+not\s+(?:tell|inform|mention\s+(?:this\s+)?to)\s+the\s+user\b", 0.6, 0.85),
+];
+
+pub(crate) struct InjectionDetector {
+    rules: Vec<(Regex, f32, f32)>,
+    base64_blob: Regex,
+}
+
+impl InjectionDetector {
+    pub fn new() -> Result<Self, regex::Error> {
+        let rules = RULES
+            .iter()
+            .map(|(pattern, prompt, tool)| Ok((super::compile(pattern)?, *prompt, *tool)))
+            .collect::<Result<Vec<_>, regex::Error>>()?;
+        Ok(InjectionDetector { rules, base64_blob: Regex::new(r"[A-Za-z0-9+/]{24,}={0,2}")? })
+    }
+
+    /// The strongest rule's match, as one finding over its span of the original text.
+    pub fn detect(&self, text: &str, stage: Stage) -> Vec<Finding> {
+        let untrusted = matches!(stage, Stage::ToolResult | Stage::Memory);
+        let normalised = Normalised::new(text);
+        let mut best: Option<Finding> = None;
+        let mut consider = |score: f32, start: usize, end: usize| {
+            if best.as_ref().is_none_or(|finding| score > finding.score) {
+                best = Some(Finding {
+                    entity: ENTITY,
+                    category: Category::Injection,
+                    severity: Severity::from_score(score),
+                    start,
+                    end,
+                    score,
+                });
+            }
+        };
+        for (regex, prompt_score, tool_score) in &self.rules {
+            if let Some(found) = regex.find(&normalised.text) {
+                let (start, end) = normalised.original_span(found.start(), found.end());
+                consider(if untrusted { *tool_score } else { *prompt_score }, start, end);
+            }
+        }
+        // Encoded payloads: a base64 run that decodes to text with an injection in it.
+        for blob in self.base64_blob.find_iter(text) {
+            let Some(decoded) = decode_text(blob.as_str()) else { continue };
+            let decoded = Normalised::new(&decoded);
+            for (regex, prompt_score, tool_score) in &self.rules {
+                if regex.is_match(&decoded.text) {
+                    let score = if untrusted { *tool_score } else { *prompt_score };
+                    consider(score, blob.start(), blob.end());
+                    break;
+                }
+            }
+        }
+        best.into_iter().collect()
+    }
+}
+
+fn decode_text(blob: &str) -> Option<String> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(blob)
+        .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(blob.trim_end_matches('=')))
+        .ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    let printable = text.chars().filter(|c| !c.is_control() || c.is_whitespace()).count();
+    (printable * 10 >= text.chars().count() * 9).then_some(text)
+}
+
+/// Text folded for matching, with each folded byte's origin in the original text.
+struct Normalised {
+    text: String,
+    origin: Vec<usize>,
+    original_len: usize,
+}
+
+impl Normalised {
+    fn new(original: &str) -> Self {
+        let mut text = String::with_capacity(original.len());
+        let mut origin = Vec::with_capacity(original.len());
+        let mut last_space = true;
+        for (offset, c) in original.char_indices() {
+            if is_invisible(c) {
+                continue;
+            }
+            let folded = fold(c);
+            if folded.is_whitespace() {
+                if !last_space {
+                    text.push(' ');
+                    origin.push(offset);
+                }
+                last_space = true;
+                continue;
+            }
+            last_space = false;
+            for lower in folded.to_lowercase() {
+                let before = text.len();
+                text.push(lower);
+                origin.extend(std::iter::repeat_n(offset, text.len() - before));
+            }
+        }
+        Normalised { text, origin, original_len: original.len() }
+    }
+
+    /// The original byte span behind a span of the folded text.
+    fn original_span(&self, start: usize, end: usize) -> (usize, usize) {
+        let from = self.origin.get(start).copied().unwrap_or(self.original_len);
+        let to = match end.checked_sub(1).and_then(|last| self.origin.get(last)) {
+            Some(&last) => self.next_char_end(last),
+            None => from,
+        };
+        (from, to.max(from))
+    }
+
+    fn next_char_end(&self, offset: usize) -> usize {
+        // The folded text never splits an original character, so the next origin that
+        // differs is where that character ends.
+        self.origin.iter().copied().find(|&next| next > offset).unwrap_or(self.original_len)
+    }
+}
+
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{00AD}' | '\u{034F}' | '\u{180E}')
+}
+
+/// Full-width ASCII and common Cyrillic / Greek look-alikes to their Latin letters.
+fn fold(c: char) -> char {
+    match c {
+        '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+        '\u{3000}' | '\u{00A0}' | '\u{2000}'..='\u{200A}' => ' ',
+        'а' | 'А' => 'a',
+        'е' | 'Е' | 'ё' => 'e',
+        'о' | 'О' | 'ο' | 'Ο' => 'o',
+        'р' | 'Р' | 'ρ' => 'p',
+        'с' | 'С' => 'c',
+        'х' | 'Х' | 'χ' => 'x',
+        'у' | 'У' => 'y',
+        'і' | 'І' | 'ι' => 'i',
+        'ѕ' | 'Ѕ' => 's',
+        'ј' => 'j',
+        'ԁ' => 'd',
+        'Т' | 'τ' => 't',
+        'М' => 'm',
+        'Н' => 'h',
+        'В' => 'b',
+        'К' | 'κ' => 'k',
+        'ν' => 'v',
+        'α' | 'Α' => 'a',
+        'ε' | 'Ε' => 'e',
+        _ => c,
+    }
+}

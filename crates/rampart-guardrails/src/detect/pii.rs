@@ -1,0 +1,454 @@
+//! Personal data: patterns, then checksums and context words where a shape alone would
+//! match order numbers and timestamps too.
+
+use super::{Candidate, PatternSpec};
+use crate::kinds::{Category, Severity};
+use crate::validate;
+
+/// Detectors that cannot match text without an ASCII digit (skipped on such text).
+pub(crate) fn needs_digits(id: &str) -> bool {
+    !matches!(
+        id,
+        "email" | "person_name" | "private_key" | "jwt" | "password_assignment" | "high_entropy_secret" | "slack_token"
+    ) && !id.ends_with("_token")
+        && !id.ends_with("_key")
+}
+
+/// Words that make a nearby number something other than personal data.
+const NOT_PERSONAL: &[&str] = &[
+    "order",
+    "invoice",
+    "isbn",
+    "tracking",
+    "ref",
+    "reference",
+    "serial",
+    "sku",
+    "ticket",
+    "case",
+    "po ",
+    "account no",
+    "build",
+    "version",
+    "ver.",
+    "release",
+    "commit",
+    "sha",
+    "id:",
+    "part",
+    "model",
+    "barcode",
+    "ean",
+    "upc",
+    "asin",
+    "transaction",
+    "txn",
+    "confirmation",
+    "booking",
+    "shipment",
+    "parcel",
+    "issue",
+    "bug",
+    "pr #",
+];
+
+fn near_not_personal(candidate: &Candidate<'_>) -> bool {
+    let before = candidate.before(28);
+    NOT_PERSONAL.iter().any(|word| before.contains(word))
+}
+
+fn has_context(candidate: &Candidate<'_>, words: &[&str], window: usize) -> bool {
+    let before = candidate.before(window);
+    let after = candidate.after(16);
+    words.iter().any(|word| before.contains(word) || after.contains(word))
+}
+
+/// Not glued to more digits, letters or dotted parts (a fragment of a longer token).
+fn standalone(candidate: &Candidate<'_>) -> bool {
+    let glued = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+    let dotted_after = candidate.text[candidate.end..].starts_with('.')
+        && candidate.text[candidate.end + 1..].starts_with(|c: char| c.is_ascii_digit());
+    !glued(candidate.char_before()) && !glued(candidate.char_after()) && !dotted_after
+}
+
+fn email(candidate: &Candidate<'_>) -> Option<f32> {
+    let value = candidate.value();
+    let (local, domain) = value.split_once('@')?;
+    (local.len() <= 64 && domain.len() <= 253 && !local.starts_with('.') && !domain.contains("..")).then_some(1.0)
+}
+
+fn phone(candidate: &Candidate<'_>) -> Option<f32> {
+    let value = candidate.value();
+    let digits = validate::digits(value);
+    if !(8..=15).contains(&digits.len()) || !standalone(candidate) || near_not_personal(candidate) {
+        return None;
+    }
+    if digits.iter().all(|&d| d == digits[0]) || value.parse::<std::net::Ipv4Addr>().is_ok() {
+        return None;
+    }
+    let international = value.starts_with('+') || value.starts_with("00");
+    let grouped = value.chars().any(|c| matches!(c, ' ' | '-' | '.' | '(' | ')'));
+    // A bare run of digits is a phone number only when something says so.
+    if !international && !grouped {
+        return has_context(candidate, PHONE_WORDS, 24).then_some(0.6);
+    }
+    // Dates and times have the same shape: 2024-06-01, 12.05.2023.
+    if looks_like_date(value) {
+        return None;
+    }
+    // A card number with a valid checksum is a card, not a phone.
+    if (13..=19).contains(&digits.len()) && validate::luhn(&digits) && validate::card_issuer_known(&digits) {
+        return None;
+    }
+    if !international && digits.len() < 9 && !has_context(candidate, PHONE_WORDS, 24) {
+        return None;
+    }
+    Some(if international { 0.95 } else { 0.8 })
+}
+
+const PHONE_WORDS: &[&str] = &[
+    "phone",
+    "tel",
+    "call",
+    "mobile",
+    "cell",
+    "fax",
+    "whatsapp",
+    "contact",
+    "ring",
+    "telefon",
+    "téléphone",
+    "telefono",
+    "teléfono",
+    "móvil",
+    "cellulare",
+    "portable",
+    "handy",
+    "número",
+    "numero",
+    "sms",
+    "text me",
+];
+
+fn looks_like_date(value: &str) -> bool {
+    let parts: Vec<&str> = value.split(['-', '.', '/', ' ']).filter(|part| !part.is_empty()).collect();
+    if parts.len() != 3 {
+        return false;
+    }
+    let numbers: Vec<u32> = parts.iter().filter_map(|part| part.parse().ok()).collect();
+    numbers.len() == 3
+        && ((parts[0].len() == 4 && (1..=12).contains(&numbers[1]) && (1..=31).contains(&numbers[2]))
+            || (parts[2].len() == 4 && (1..=31).contains(&numbers[0]) && (1..=31).contains(&numbers[1])))
+}
+
+fn credit_card(candidate: &Candidate<'_>) -> Option<f32> {
+    let value = candidate.value();
+    let digits = validate::digits(value);
+    if !(13..=19).contains(&digits.len()) || !standalone(candidate) {
+        return None;
+    }
+    // Mixed separators ("4111-1111 1111.1111") are not how cards are written.
+    let separators: Vec<char> = value.chars().filter(|c| !c.is_ascii_digit()).collect();
+    if separators.windows(2).any(|pair| pair[0] != pair[1]) {
+        return None;
+    }
+    (validate::luhn(&digits) && validate::card_issuer_known(&digits)).then_some(1.0)
+}
+
+fn iban(candidate: &Candidate<'_>) -> Option<f32> {
+    (standalone(candidate) && validate::iban(candidate.value())).then_some(1.0)
+}
+
+const SSN_WORDS: &[&str] = &["ssn", "social security", "social-security", "ss#", "ss #", "taxpayer"];
+
+fn us_ssn(candidate: &Candidate<'_>) -> Option<f32> {
+    let value = candidate.value();
+    let digits = validate::digits(value);
+    if !standalone(candidate) || !validate::us_ssn(&digits) || near_not_personal(candidate) {
+        return None;
+    }
+    let separated = value.contains('-') || value.contains(' ');
+    if separated {
+        let dashed = value.matches('-').count() == 2 || value.matches(' ').count() == 2;
+        return dashed.then_some(if has_context(candidate, SSN_WORDS, 40) { 1.0 } else { 0.85 });
+    }
+    has_context(candidate, SSN_WORDS, 40).then_some(0.9)
+}
+
+fn uk_nino(candidate: &Candidate<'_>) -> Option<f32> {
+    let compact: String =
+        candidate.value().chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_uppercase();
+    let prefix = compact.get(..2)?;
+    if matches!(prefix, "BG" | "GB" | "NK" | "KN" | "TN" | "NT" | "ZZ") || !standalone(candidate) {
+        return None;
+    }
+    Some(1.0)
+}
+
+fn es_dni(candidate: &Candidate<'_>) -> Option<f32> {
+    (standalone(candidate) && validate::es_dni(candidate.value())).then_some(1.0)
+}
+
+fn fr_nir(candidate: &Candidate<'_>) -> Option<f32> {
+    (standalone(candidate) && validate::fr_nir(candidate.value())).then_some(1.0)
+}
+
+fn it_fiscal_code(candidate: &Candidate<'_>) -> Option<f32> {
+    (standalone(candidate) && validate::it_fiscal_code(candidate.value())).then_some(1.0)
+}
+
+const BSN_WORDS: &[&str] =
+    &["bsn", "burgerservicenummer", "burgerservice", "sofinummer", "sofi-nummer", "citizen service number"];
+
+fn nl_bsn(candidate: &Candidate<'_>) -> Option<f32> {
+    let digits = validate::digits(candidate.value());
+    (standalone(candidate) && validate::nl_bsn(&digits) && has_context(candidate, BSN_WORDS, 40)).then_some(0.95)
+}
+
+fn in_aadhaar(candidate: &Candidate<'_>) -> Option<f32> {
+    let digits = validate::digits(candidate.value());
+    if !standalone(candidate) || !validate::verhoeff(&digits) || near_not_personal(candidate) {
+        return None;
+    }
+    Some(if has_context(candidate, &["aadhaar", "aadhar", "uidai", "uid"], 40) { 1.0 } else { 0.8 })
+}
+
+const SIN_WORDS: &[&str] = &["sin", "social insurance", "numéro d'assurance sociale", "nas", "assurance sociale"];
+
+fn ca_sin(candidate: &Candidate<'_>) -> Option<f32> {
+    let digits = validate::digits(candidate.value());
+    (standalone(candidate) && digits.len() == 9 && validate::luhn(&digits) && has_context(candidate, SIN_WORDS, 40))
+        .then_some(0.95)
+}
+
+fn br_cpf(candidate: &Candidate<'_>) -> Option<f32> {
+    let digits = validate::digits(candidate.value());
+    if !standalone(candidate) || !validate::br_cpf(&digits) {
+        return None;
+    }
+    let formatted = candidate.value().contains('.');
+    (formatted || has_context(candidate, &["cpf"], 32)).then_some(1.0)
+}
+
+fn ip_address(candidate: &Candidate<'_>) -> Option<f32> {
+    let value = candidate.value();
+    if value.contains(':') {
+        return value.parse::<std::net::Ipv6Addr>().ok().filter(|_| value.matches(':').count() >= 2).map(|_| 0.95);
+    }
+    if !standalone(candidate) {
+        return None;
+    }
+    let before = candidate.before(16);
+    let last_word = before.split_whitespace().next_back().unwrap_or_default();
+    if matches!(last_word, "v" | "ver" | "ver." | "version" | "release" | "build" | "firmware" | "rev" | "rev.") {
+        return None;
+    }
+    value.parse::<std::net::Ipv4Addr>().ok().map(|_| 0.95)
+}
+
+const DOB_WORDS: &[&str] = &[
+    "born",
+    "birth",
+    "dob",
+    "d.o.b",
+    "birthday",
+    "geboren",
+    "geburtsdatum",
+    "né le",
+    "née le",
+    "né(e)",
+    "naissance",
+    "fecha de nacimiento",
+    "nacido",
+    "nacida",
+    "data di nascita",
+    "nato il",
+    "nata il",
+    "geboortedatum",
+    "nascimento",
+    "nascido",
+    "nascida",
+    "生年月日",
+    "age:",
+];
+
+fn date_of_birth(candidate: &Candidate<'_>) -> Option<f32> {
+    has_context(candidate, DOB_WORDS, 36).then_some(0.9)
+}
+
+fn postal_address(candidate: &Candidate<'_>) -> Option<f32> {
+    standalone(candidate).then_some(0.7)
+}
+
+fn person_name(candidate: &Candidate<'_>) -> Option<f32> {
+    let value = candidate.value();
+    const NOT_NAMES: &[&str] = &[
+        "Sir",
+        "Madam",
+        "Team",
+        "Customer",
+        "Support",
+        "Sir/Madam",
+        "All",
+        "Friend",
+        "Colleague",
+        "User",
+        "Admin",
+        "The",
+        "Hiring",
+        "Valued",
+        "Client",
+        "Mr",
+        "Ms",
+        "Mrs",
+        "Dr",
+    ];
+    let first = value.split_whitespace().next()?;
+    (!NOT_NAMES.contains(&first)).then_some(0.6)
+}
+
+pub(crate) fn specs() -> Vec<PatternSpec> {
+    use Category::Pii;
+    use Severity::{High, Low, Medium};
+    let spec = |id, severity, description, pattern, group, validate, priority| PatternSpec {
+        id,
+        category: Pii,
+        severity,
+        description,
+        pattern,
+        group,
+        validate,
+        priority,
+    };
+    vec![
+        spec(
+            "email",
+            Medium,
+            "email address",
+            r"\b[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}\b",
+            0,
+            email,
+            40,
+        ),
+        spec(
+            "credit_card",
+            High,
+            "payment card number (Luhn and issuer checked)",
+            r"\b\d(?:[ -]?\d){12,18}\b",
+            0,
+            credit_card,
+            60,
+        ),
+        spec(
+            "iban",
+            High,
+            "IBAN (country length and mod-97 checked)",
+            r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b",
+            0,
+            iban,
+            60,
+        ),
+        spec(
+            "us_ssn",
+            High,
+            "US social security number (area, group and serial rules)",
+            r"\b\d{3}([- ]?)\d{2}([- ]?)\d{4}\b",
+            0,
+            us_ssn,
+            55,
+        ),
+        spec(
+            "uk_nino",
+            High,
+            "UK national insurance number",
+            r"\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b",
+            0,
+            uk_nino,
+            55,
+        ),
+        spec("es_dni", High, "Spanish DNI / NIE (check letter)", r"\b(?:\d{8}|[XYZ]-?\d{7})-?[A-Z]\b", 0, es_dni, 55),
+        spec(
+            "fr_nir",
+            High,
+            "French social security number (key checked)",
+            r"\b[12] ?\d{2} ?(?:0[1-9]|1[0-2]|[2-9]\d) ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}\b",
+            0,
+            fr_nir,
+            58,
+        ),
+        spec(
+            "it_fiscal_code",
+            High,
+            "Italian codice fiscale (check character)",
+            r"\b[A-Za-z]{6}\d{2}[A-EHLMPR-Ta-ehlmpr-t]\d{2}[A-Za-z]\d{3}[A-Za-z]\b",
+            0,
+            it_fiscal_code,
+            55,
+        ),
+        spec("nl_bsn", High, "Dutch BSN (11-proof, with a context word)", r"\b\d{4}\.?\d{2}\.?\d{3}\b", 0, nl_bsn, 52),
+        spec(
+            "in_aadhaar",
+            High,
+            "Indian Aadhaar number (Verhoeff)",
+            r"\b[2-9]\d{3}[ -]?\d{4}[ -]?\d{4}\b",
+            0,
+            in_aadhaar,
+            57,
+        ),
+        spec(
+            "ca_sin",
+            High,
+            "Canadian social insurance number (Luhn, with a context word)",
+            r"\b\d{3}[ -]?\d{3}[ -]?\d{3}\b",
+            0,
+            ca_sin,
+            53,
+        ),
+        spec("br_cpf", High, "Brazilian CPF (check digits)", r"\b\d{3}\.?\d{3}\.?\d{3}-?\d{2}\b", 0, br_cpf, 56),
+        spec(
+            "phone",
+            Medium,
+            "phone number (international and national formats)",
+            r"(?:\+|\b00)[1-9]\d{0,3}(?:[ .-]?\(?\d{1,5}\)?){2,6}\b|(?:\(\d{2,5}\)|\b\d{2,5})(?:[ .-]?\d{2,5}){1,4}\b",
+            0,
+            phone,
+            30,
+        ),
+        spec(
+            "ip_address",
+            Medium,
+            "IPv4 or IPv6 address",
+            r"\b(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}\b|(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}|(?:[0-9A-Fa-f]{1,4}:){1,7}:(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,5})?|::(?:[0-9A-Fa-f]{1,4}:){0,5}[0-9A-Fa-f]{1,4}",
+            0,
+            ip_address,
+            35,
+        ),
+        spec(
+            "date_of_birth",
+            High,
+            "a date next to a birth-date context word",
+            r"\b(?:\d{1,2}[./-]\d{1,2}[./-](?:19|20)\d{2}|(?:19|20)\d{2}[./-]\d{1,2}[./-]\d{1,2}|\d{1,2}\.? (?:[A-Za-zéû]{3,10}\.?) (?:19|20)\d{2}|[A-Z][a-z]{2,8}\.? \d{1,2},? (?:19|20)\d{2}|(?:19|20)\d{2}年\d{1,2}月\d{1,2}日)",
+            0,
+            date_of_birth,
+            45,
+        ),
+        spec(
+            "postal_address",
+            Medium,
+            "street address (number and street type; several languages)",
+            r"\b\d{1,5}[a-zA-Z]?,? (?:[A-Z][A-Za-z'-]+ ){1,4}(?:Street|St\.?|Avenue|Ave\.?|Road|Rd\.?|Boulevard|Blvd\.?|Lane|Ln\.?|Drive|Dr\.?|Court|Ct\.?|Way|Place|Pl\.?|Terrace|Close|Crescent|Square|Parkway)\b|\b[A-ZÄÖÜ][a-zäöüß]+(?:straße|strasse|weg|allee|platz|gasse|ring|damm|ufer)\.? \d{1,4}[a-z]?\b|\b\d{1,4}(?: bis| ter)?,? (?:rue|avenue|boulevard|bd|place|chemin|allée|impasse|quai|route) (?:de la |de l'|du |des |de |d')?[A-ZÉ][\w'-]+(?: [A-ZÉ][\w'-]+){0,3}|\b(?:Calle|Avenida|Avda\.|Plaza|Paseo|Via|Viale|Piazza|Corso|Rua|Avenida) (?:de la |del |de |dos |da |do )?[A-Z][\w'-]+(?: [A-Z][\w'-]+){0,3},? (?:n\.? ?)?\d{1,4}\b|\b[A-Z][a-z]+(?:straat|laan|weg|plein|gracht|kade) \d{1,4}[a-z]?\b",
+            0,
+            postal_address,
+            25,
+        ),
+        spec(
+            "person_name",
+            Low,
+            "a person's name introduced by a phrase (my name is, Dear, Mr.)",
+            r"(?:[Mm]y name is|[Nn]ame:|[Dd]ear|Mr\.?|Mrs\.?|Ms\.?|Dr\.?|[Ss]incerely,|[Rr]egards,|[Ii]ch heiße|[Jj]e m'appelle|[Mm]e llamo|[Mm]i chiamo|[Mm]ijn naam is|[Mm]eu nome é) ((?:[A-Z][a-zà-ÿ'’-]+|[A-Z]\.)(?: (?:[A-Z][a-zà-ÿ'’-]+|van|von|de|da|del|der|di|le|la)){0,3})",
+            1,
+            person_name,
+            20,
+        ),
+    ]
+}
