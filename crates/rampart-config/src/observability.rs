@@ -19,7 +19,6 @@ pub struct GuardrailsConfig {
     pub rules: Vec<GuardrailRuleConfig>,
 }
 
-
 /// `[[guardrails.rules]]`: what to look for, where, and what to do when it is found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -123,7 +123,10 @@ pub(crate) fn validate(config: &Config, text: &str, file: &str) -> Result<(), Co
 
 /// `[guardrails]` rule names (policies switch rules on by name) and `[telemetry]` ranges.
 /// Entity ids are checked when the rules are compiled at start, with close names suggested.
-fn validate_observability(config: &Config, invalid: &impl Fn(KeyPath, String) -> ConfigError) -> Result<(), ConfigError> {
+fn validate_observability(
+    config: &Config,
+    invalid: &impl Fn(KeyPath, String) -> ConfigError,
+) -> Result<(), ConfigError> {
     let root = KeyPath::default();
     let mut names = std::collections::HashSet::new();
     for (index, rule) in config.guardrails.rules.iter().enumerate() {
@@ -132,7 +135,10 @@ fn validate_observability(config: &Config, invalid: &impl Fn(KeyPath, String) ->
             return Err(invalid(path.key("name"), "must not be empty".to_owned()));
         }
         if !names.insert(rule.name.as_str()) {
-            return Err(invalid(path.key("name"), format!("'{}' names another rule too: names must be unique", rule.name)));
+            return Err(invalid(
+                path.key("name"),
+                format!("'{}' names another rule too: names must be unique", rule.name),
+            ));
         }
         if rule.entities.is_empty() {
             return Err(invalid(
@@ -144,7 +150,10 @@ fn validate_observability(config: &Config, invalid: &impl Fn(KeyPath, String) ->
     }
     let ratio = config.telemetry.sample_ratio;
     if !(0.0..=1.0).contains(&ratio) {
-        return Err(invalid(root.key("telemetry").key("sample_ratio"), format!("is {ratio}: use a share from 0.0 to 1.0")));
+        return Err(invalid(
+            root.key("telemetry").key("sample_ratio"),
+            format!("is {ratio}: use a share from 0.0 to 1.0"),
+        ));
     }
     Ok(())
 }

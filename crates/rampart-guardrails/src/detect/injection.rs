@@ -75,7 +75,8 @@ const RULES: &[(&str, f32, f32)] = &[
         0.95,
     ),
     (
-        r"(?m)^\s*#{2,}\s*(?:system|instructions?|new\s+rules)\s*:?\s*$|(?m)^\s*(?:system|assistant)\s*:\s*(?:ignore|you\s+(?:must|will|are)|new\s+instructions|override)",
+        // Whitespace is folded to single spaces, so headings are matched without line anchors.
+        r"#{2,}\s*(?:system|instructions?|new\s+rules)\s*:|\b(?:system|assistant)\s*:\s*(?:ignore|you\s+(?:must|will|are)\s+now|new\s+instructions|override)",
         0.8,
         0.9,
     ),

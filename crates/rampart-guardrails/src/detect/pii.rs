@@ -26,15 +26,13 @@ const NOT_PERSONAL: &[&str] = &[
     "sku",
     "ticket",
     "case",
-    "po ",
-    "account no",
+    "po",
     "build",
     "version",
-    "ver.",
+    "ver",
     "release",
     "commit",
     "sha",
-    "id:",
     "part",
     "model",
     "barcode",
@@ -49,12 +47,19 @@ const NOT_PERSONAL: &[&str] = &[
     "parcel",
     "issue",
     "bug",
-    "pr #",
+    "item",
+    "items",
+    "total",
+    "count",
 ];
 
+/// The number is labelled as something else: one of `NOT_PERSONAL` in the two words right
+/// before it ("order 123…", "tracking no. …"), further words being about something else.
 fn near_not_personal(candidate: &Candidate<'_>) -> bool {
     let before = candidate.before(28);
-    NOT_PERSONAL.iter().any(|word| before.contains(word))
+    let words: Vec<&str> =
+        before.split_whitespace().map(|word| word.trim_matches(|c: char| !c.is_alphanumeric())).collect();
+    words[words.len().saturating_sub(2)..].iter().any(|word| NOT_PERSONAL.contains(word))
 }
 
 fn has_context(candidate: &Candidate<'_>, words: &[&str], window: usize) -> bool {
@@ -79,10 +84,13 @@ fn email(candidate: &Candidate<'_>) -> Option<f32> {
 
 fn phone(candidate: &Candidate<'_>) -> Option<f32> {
     let value = candidate.value();
-    let digits = validate::digits(value);
+    // An extension ("x204", "ext. 12") is part of the number but not of its length.
+    let main = value.split(['x', 'e']).next().unwrap_or(value).trim_end();
+    let digits = validate::digits(main);
     if !(8..=15).contains(&digits.len()) || !standalone(candidate) || near_not_personal(candidate) {
         return None;
     }
+    let value = main;
     if digits.iter().all(|&d| d == digits[0]) || value.parse::<std::net::Ipv4Addr>().is_ok() {
         return None;
     }
@@ -92,8 +100,9 @@ fn phone(candidate: &Candidate<'_>) -> Option<f32> {
     if !international && !grouped {
         return has_context(candidate, PHONE_WORDS, 24).then_some(0.6);
     }
-    // Dates and times have the same shape: 2024-06-01, 12.05.2023.
-    if looks_like_date(value) {
+    // Dates and times have the same shape (2024-06-01, 12.05.2023), and 3-2-4 digit groups
+    // are how SSNs are written, never phone numbers.
+    if looks_like_date(value) || is_ssn_shape(value) {
         return None;
     }
     // A card number with a valid checksum is a card, not a phone.
@@ -124,11 +133,17 @@ const PHONE_WORDS: &[&str] = &[
     "cellulare",
     "portable",
     "handy",
+    "reach",
     "número",
     "numero",
     "sms",
     "text me",
 ];
+
+fn is_ssn_shape(value: &str) -> bool {
+    let groups: Vec<usize> = value.split(['-', ' ']).map(str::len).collect();
+    groups == [3, 2, 4] && value.bytes().filter(u8::is_ascii_digit).count() == 9
+}
 
 fn looks_like_date(value: &str) -> bool {
     let parts: Vec<&str> = value.split(['-', '.', '/', ' ']).filter(|part| !part.is_empty()).collect();
@@ -409,7 +424,7 @@ pub(crate) fn specs() -> Vec<PatternSpec> {
             "phone",
             Medium,
             "phone number (international and national formats)",
-            r"(?:\+|\b00)[1-9]\d{0,3}(?:[ .-]?\(?\d{1,5}\)?){2,6}\b|(?:\(\d{2,5}\)|\b\d{2,5})(?:[ .-]?\d{2,5}){1,4}\b",
+            r"(?:(?:\+|\b00)[1-9]\d{0,3}(?:[ .-]?\(?\d{1,5}\)?){2,6}|(?:\(\d{2,5}\)|\b\d{2,5})(?:[ .-]?\d{2,5}){1,4})(?:\s?(?:x|ext\.?)\s?\d{1,6}\b|\b)",
             0,
             phone,
             30,
@@ -445,7 +460,7 @@ pub(crate) fn specs() -> Vec<PatternSpec> {
             "person_name",
             Low,
             "a person's name introduced by a phrase (my name is, Dear, Mr.)",
-            r"(?:[Mm]y name is|[Nn]ame:|[Dd]ear|Mr\.?|Mrs\.?|Ms\.?|Dr\.?|[Ss]incerely,|[Rr]egards,|[Ii]ch heiße|[Jj]e m'appelle|[Mm]e llamo|[Mm]i chiamo|[Mm]ijn naam is|[Mm]eu nome é) ((?:[A-Z][a-zà-ÿ'’-]+|[A-Z]\.)(?: (?:[A-Z][a-zà-ÿ'’-]+|van|von|de|da|del|der|di|le|la)){0,3})",
+            r"(?:[Mm]y name is|[Nn]ame:|[Dd]ear|Mr\.?|Mrs\.?|Ms\.?|Dr\.?|[Ss]incerely,|[Rr]egards,|[Ii]ch heiße|[Jj]e m'appelle|[Mm]e llamo|[Mm]i chiamo|[Mm]ijn naam is|[Mm]eu nome é) ((?:\p{Lu}[\p{Ll}'’]+(?:-\p{Lu}[\p{Ll}'’]+)?|\p{Lu}\.)(?: (?:\p{Lu}[\p{Ll}'’]+(?:-\p{Lu}[\p{Ll}'’]+)?|van|von|der|den|del|de|da|di|le|la)){0,3}(?: (?:II|III|IV|Jr\.|Sr\.))?|\p{Han}{1,3} \p{Han}{1,3})",
             1,
             person_name,
             20,

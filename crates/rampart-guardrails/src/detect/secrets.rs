@@ -33,7 +33,8 @@ fn password(candidate: &Candidate<'_>) -> Option<f32> {
     let placeholder = value.starts_with('$')
         || value.starts_with('<')
         || value.starts_with('{')
-        || value.starts_with('%')
+        || value.starts_with("%(")
+        || (value.starts_with('%') && value.ends_with('%'))
         || matches!(
             value.to_ascii_lowercase().as_str(),
             "string"
@@ -173,7 +174,7 @@ pub(crate) fn specs() -> Vec<PatternSpec> {
             "password_assignment",
             High,
             "a password given in a key=value or key: value form",
-            r"(?i:\b(?:password|passwd|pwd|passcode|passwort|mot de passe|contraseña|senha)\b)[\x22']?\s*(?:[:=]|is)\s*[\x22']?([^\s\x22',;]{4,64})",
+            r"(?i:\b[a-z_]*(?:password|passwd|pwd|passcode|passwort|mot de passe|contraseña|senha))[\x22']?\s*(?:[:=]|\bis\b)\s*[\x22']?([^\s\x22',;]{4,64})",
             1,
             password,
             70,
