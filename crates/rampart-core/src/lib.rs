@@ -5,6 +5,7 @@
 //! - [`Principal`]: who a request is charged to.
 //! - [`ApiKeyStore`]: API keys, stored as salted hashes.
 //! - [`IdentityEnvelope`]: who is calling, with roles, after authentication.
+//! - [`ConversationStore`]: encrypted conversation history with retention and erasure.
 //! - [`AuditLog`]: the append-only, hash-chained record of every decision.
 //! - [`LimitLedger`]: rate-limit and budget counters, reserved and settled atomically.
 //!
@@ -13,6 +14,7 @@
 
 pub mod audit;
 pub mod backend;
+pub mod conversations;
 pub mod identity;
 pub mod keys;
 pub mod limits;
@@ -23,6 +25,7 @@ pub mod usage;
 
 pub use audit::*;
 pub use backend::*;
+pub use conversations::*;
 pub use identity::*;
 pub use keys::*;
 pub use limits::*;

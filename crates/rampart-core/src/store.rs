@@ -69,7 +69,7 @@ pub struct RequestLogQuery {
 /// gateway without a shared ledger of its own uses its store (`Arc<dyn Store>` coerces to
 /// `Arc<dyn LimitLedger>`).
 #[async_trait]
-pub trait Store: LimitLedger + ApiKeyStore + AuditLog + Send + Sync {
+pub trait Store: LimitLedger + ApiKeyStore + AuditLog + crate::ConversationStore + Send + Sync {
     /// `sqlite` or `postgres`.
     fn engine(&self) -> &'static str;
 

@@ -132,6 +132,10 @@ async fn handle(
         }
         None => None,
     };
+    if state.conversations.is_some() {
+        let messages = serde_json::to_value(&request.messages).unwrap_or_default();
+        record.conversation = Some(crate::conversation_log::ConversationDraft { messages, answer: String::new() });
+    }
     // Tools in one order, whatever order the client listed them in, so identical requests are
     // identical upstream and providers' prompt caches keep hitting.
     rampart_cache::sort_tools(&mut request);
@@ -188,6 +192,9 @@ async fn handle(
 }
 
 fn screen_answer(guard: Option<&mut ChatGuard>, response: &mut ChatCompletionResponse, record: &mut CallRecord) {
+    if let Some(draft) = &mut record.conversation {
+        draft.answer = response.choices.first().and_then(|choice| choice.message.content.clone()).unwrap_or_default();
+    }
     if let Some(guard) = guard {
         guard.screen_response(response);
         record.guardrail_hits(guard.hits.drain(..));
@@ -329,6 +336,11 @@ impl SseState {
                         self.record.usage = Some(usage);
                     }
                     self.record.note_chunk(&chunk);
+                    if let Some(draft) = &mut self.record.conversation
+                        && let Some(text) = chunk.choices.first().and_then(|choice| choice.delta.content.as_deref())
+                    {
+                        draft.answer.push_str(text);
+                    }
                     if let Some(screen) = &mut self.screen {
                         let screened = screen.screen(&mut chunk);
                         self.record.guardrail_hits(screen.hits.drain(..));

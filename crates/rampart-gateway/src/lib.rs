@@ -12,6 +12,7 @@ mod body;
 mod budget;
 mod cache;
 mod chat;
+pub mod conversation_log;
 mod decision;
 mod embeddings;
 mod error;

@@ -56,6 +56,8 @@ pub struct CallRecord {
     pub response_id: Option<String>,
     /// What guardrails caught, by rule (never the text), for metrics, span and audit.
     pub guardrail_hits: Vec<rampart_guardrails::Hit>,
+    /// What the conversation log keeps of the call, when it is on.
+    pub conversation: Option<crate::conversation_log::ConversationDraft>,
     /// When the first streamed token went out, for time to first token.
     first_token_seen: bool,
     finished: bool,
@@ -76,6 +78,7 @@ impl CallRecord {
             finish_reasons: Vec::new(),
             response_id: None,
             guardrail_hits: Vec::new(),
+            conversation: None,
             first_token_seen: false,
             state,
             request_id,
@@ -237,6 +240,26 @@ impl CallRecord {
             error: error.as_deref(),
             error_type: (status >= 400).then(|| error_type(status)),
         });
+        if status == 200
+            && let (Some(recorder), Some(draft)) = (&self.state.conversations, self.conversation.take())
+        {
+            let tags = self
+                .guardrail_hits
+                .iter()
+                .filter(|hit| hit.category == rampart_guardrails::Category::Pii)
+                .map(|hit| hit.entity.to_owned())
+                .collect();
+            // Who the call is charged to: the authenticated user, or (authentication off) the
+            // request's `user`.
+            let user = self
+                .principal
+                .user
+                .clone()
+                .filter(|user| !user.is_empty())
+                .or_else(|| Some(self.caller.0.user_id.clone()).filter(|user| !user.is_empty()));
+            let who = (self.caller.0.tenant_id.clone(), user);
+            recorder.record(who, self.request_id.clone(), model.clone(), draft, tags);
+        }
         let guardrails: Vec<serde_json::Value> = self
             .guardrail_hits
             .iter()

@@ -53,6 +53,8 @@ pub struct AppState {
     pub tracer: crate::spans::SharedTracer,
     /// `[guardrails]`: screening of prompts, answers and what is logged; `None` when off.
     pub guardrails: Option<Arc<rampart_guardrails::Guardrails>>,
+    /// `[conversations]`: encrypted history of successful chat calls; `None` when off.
+    pub conversations: Option<crate::conversation_log::ConversationRecorder>,
     pub request_log: RequestLogger,
     pub health: Arc<HealthMonitor>,
     pub limits: Limits,

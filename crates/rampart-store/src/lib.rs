@@ -12,6 +12,7 @@
 //! behaviour that differs between them is a bug.
 
 mod audit;
+mod conversations;
 mod keys;
 mod ledger;
 mod postgres;

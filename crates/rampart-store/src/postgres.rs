@@ -147,4 +147,5 @@ impl LimitLedger for PostgresStore {
 }
 
 crate::keys::impl_api_key_store!(PostgresStore, "BEGIN");
+crate::conversations::impl_conversation_store!(PostgresStore, "BEGIN");
 crate::audit::impl_audit_log!(PostgresStore, sqlx::Postgres, "BEGIN", crate::audit::SELECT_HEAD_FOR_UPDATE);

@@ -173,4 +173,5 @@ mod tests {
 }
 
 crate::keys::impl_api_key_store!(SqliteStore, "BEGIN IMMEDIATE");
+crate::conversations::impl_conversation_store!(SqliteStore, "BEGIN IMMEDIATE");
 crate::audit::impl_audit_log!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE", crate::audit::SELECT_HEAD);

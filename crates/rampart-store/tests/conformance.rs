@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use audit::*;
+use conversations::*;
 use keys::*;
 use rampart_core::{RequestLogEntry, RequestLogQuery, Store, StoreError, UsageQuery};
 use rampart_store::open_store;
@@ -25,6 +26,9 @@ use uuid::Uuid;
 /// The audit-log checks.
 #[path = "conformance/audit.rs"]
 mod audit;
+/// The conversation-store checks.
+#[path = "conformance/conversations.rs"]
+mod conversations;
 /// The API-key checks.
 #[path = "conformance/keys.rs"]
 mod keys;
@@ -245,6 +249,9 @@ conformance!(
     audit_appends_from_many_tasks_form_one_clean_chain,
     audit_queries_filter_by_tenant_kind_and_request_newest_first,
     audit_checkpoints_are_kept_once_and_prove_records,
+    conversations_round_trip_and_list_newest_first_with_filters,
+    conversation_retention_purges_exactly_what_expired_and_erasure_one_user,
+    conversation_data_keys_are_one_per_tenant_and_rewrap_together,
 );
 
 // ---------------------------------------------------------------------------------------------

@@ -39,6 +39,9 @@ pub enum Command {
     Usage(UsageArgs),
     /// Create, list and revoke API keys (reads and writes the configured storage directly).
     Keys(KeysArgs),
+    /// Read, export, purge or erase encrypted conversation history, and rotate its master
+    /// key (reads the configured storage directly; every access is audited).
+    Conversations(crate::conversations::ConversationsArgs),
     /// Verify the audit log, export it with proofs, or prove one record (reads the storage
     /// directly).
     Audit(AuditArgs),

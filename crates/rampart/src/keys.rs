@@ -23,6 +23,13 @@ pub async fn run(config_path: Option<&Path>, args: KeysArgs) -> Result<(), CliEr
     }
 }
 
+/// `30d`, `12h`, `2w` back from now; in Unix milliseconds.
+pub fn parse_since(value: &str) -> Result<i64, String> {
+    crate::usage::span_millis(value)
+        .map(|span| unix_now_millis().saturating_sub(span))
+        .ok_or_else(|| "use a span back from now: 30m, 24h, 7d, 2w".to_owned())
+}
+
 /// `30d`, `12h`, `2w` from now, or an RFC 3339 time; in Unix milliseconds.
 pub fn parse_expiry(value: &str) -> Result<i64, String> {
     if let Some(span) = crate::usage::span_millis(value) {
@@ -39,7 +46,7 @@ fn authenticator(store: &Arc<dyn Store>) -> ApiKeyAuthenticator {
     ApiKeyAuthenticator::new(key_store, &ApiKeyAuthConfig::default())
 }
 
-async fn audit_admin(
+pub(crate) async fn audit_admin(
     store: &Arc<dyn Store>,
     enabled: bool,
     tenant: &str,

@@ -8,6 +8,7 @@ mod audit;
 mod cli;
 mod client;
 mod commands;
+mod conversations;
 mod governance;
 mod keys;
 mod observability;
@@ -88,6 +89,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Usage(args) => usage::usage(config_path, args).await,
         Command::Keys(args) => keys::run(config_path, args).await,
         Command::Audit(args) => audit::run(config_path, args).await,
+        Command::Conversations(args) => conversations::run(config_path, args).await,
         Command::Policy(args) => policy::run(config_path, args),
         Command::Config(args) => match args.command {
             ConfigCommand::Check(check) => commands::config_check(config_path, check),

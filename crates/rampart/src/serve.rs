@@ -68,9 +68,12 @@ pub async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result<(), Cl
     let prober = health.spawn(router.clone(), Duration::from_secs(config.router.health_check_secs), metrics.clone());
     let governance = crate::governance::start(&config, &store).await?;
     let observability = crate::observability::start(&config)?;
+    let conversations =
+        crate::conversations::start_recording(&config, &store, observability.guardrails.clone()).await?;
     let state = Arc::new(AppState {
         tracer: Arc::new(observability.telemetry.tracer()),
         guardrails: observability.guardrails.clone(),
+        conversations,
         gatekeeper: governance.gatekeeper.clone(),
         policy: governance.policy,
         audit: governance.audit,
