@@ -66,6 +66,10 @@ fn pii_hard_negatives() {
     assert_not("total 123456789 items", "nl_bsn");
     assert_not("price is 1,299.00 EUR", "phone");
     assert_not("Dear Sir or Madam", "person_name");
+    assert_not("DATABASE_URL=postgres://app:hunter2pass@db.internal.example:5432/app", "email");
+    assert_not("La fattura FA-2019-96545 risulta saldata", "phone");
+    assert_not("request_id=91331168-2980-4c50-9d85-1f0c2a3b4c5d", "phone");
+    assert_not("Aadhaar 2324 2181 8714 failed verification", "phone");
 }
 
 #[test]
@@ -88,6 +92,7 @@ fn secrets() {
             "jwt",
         ),
         ("password=Hunter2!x", "password_assignment"),
+        ("DATABASE_URL=postgres://app:hunter2pass@db.internal:5432/app", "password_assignment"),
         ("api_key: Zx8vQ2mN7rT4wK9pL3sB6yH1", "high_entropy_secret"),
     ] {
         let all = found(&g, text, Stage::Prompt);

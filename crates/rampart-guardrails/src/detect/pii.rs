@@ -69,6 +69,44 @@ fn has_context(candidate: &Candidate<'_>, words: &[&str], window: usize) -> bool
 }
 
 /// Not glued to more digits, letters or dotted parts (a fragment of a longer token).
+/// Joined to letters or digits by a hyphen (`FA-2019-96545`, a UUID's groups): part of an
+/// identifier.
+fn hyphen_glued(candidate: &Candidate<'_>) -> bool {
+    let before = candidate.text[..candidate.start].chars().rev().take(2).collect::<Vec<_>>();
+    let after = candidate.text[candidate.end..].chars().take(2).collect::<Vec<_>>();
+    (before.first() == Some(&'-') && before.get(1).is_some_and(|c| c.is_ascii_alphanumeric()))
+        || (after.first() == Some(&'-') && after.get(1).is_some_and(|c| c.is_ascii_alphanumeric()))
+}
+
+/// Words naming another identifier: a number next to them is not a phone number.
+const OTHER_ID_WORDS: &[&str] = &[
+    "aadhaar",
+    "ssn",
+    "social security",
+    "iban",
+    "bsn",
+    "sin",
+    "cpf",
+    "nir",
+    "dni",
+    "nie",
+    "passport",
+    "license",
+    "licence",
+    "dossier",
+    "pratica",
+    "cliente",
+    "customer",
+    "client",
+    "fattura",
+    "factura",
+    "rechnung",
+    "facture",
+    "kundennummer",
+    "klantnummer",
+    "account",
+];
+
 fn standalone(candidate: &Candidate<'_>) -> bool {
     let glued = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
     let dotted_after = candidate.text[candidate.end..].starts_with('.')
@@ -78,6 +116,11 @@ fn standalone(candidate: &Candidate<'_>) -> bool {
 
 fn email(candidate: &Candidate<'_>) -> Option<f32> {
     let value = candidate.value();
+    // `scheme://user:password@host` is a URL with credentials, not an email address.
+    let token_start = candidate.text[..candidate.start].rfind(char::is_whitespace).map_or(0, |index| index + 1);
+    if candidate.text[token_start..candidate.start].contains("://") {
+        return None;
+    }
     let (local, domain) = value.split_once('@')?;
     (local.len() <= 64 && domain.len() <= 253 && !local.starts_with('.') && !domain.contains("..")).then_some(1.0)
 }
@@ -87,7 +130,12 @@ fn phone(candidate: &Candidate<'_>) -> Option<f32> {
     // An extension ("x204", "ext. 12") is part of the number but not of its length.
     let main = value.split(['x', 'e']).next().unwrap_or(value).trim_end();
     let digits = validate::digits(main);
-    if !(8..=15).contains(&digits.len()) || !standalone(candidate) || near_not_personal(candidate) {
+    if !(8..=15).contains(&digits.len())
+        || !standalone(candidate)
+        || hyphen_glued(candidate)
+        || near_not_personal(candidate)
+        || (has_context(candidate, OTHER_ID_WORDS, 24) && !has_context(candidate, PHONE_WORDS, 24))
+    {
         return None;
     }
     let value = main;
@@ -134,8 +182,6 @@ const PHONE_WORDS: &[&str] = &[
     "portable",
     "handy",
     "reach",
-    "número",
-    "numero",
     "sms",
     "text me",
 ];

@@ -180,6 +180,15 @@ pub(crate) fn specs() -> Vec<PatternSpec> {
             70,
         ),
         spec(
+            "password_assignment",
+            High,
+            "a password in a URL's credentials (scheme://user:password@host)",
+            r"\b[a-z][a-z0-9+.-]{1,20}://[^\s/:@]{1,64}:([^\s/@]{1,128})@",
+            1,
+            password,
+            70,
+        ),
+        spec(
             "high_entropy_secret",
             Medium,
             "a random-looking token next to key/secret/token/bearer",
