@@ -116,11 +116,66 @@ const RULES: &[(&str, f32, f32)] = &[
     ),
     (r"!\[[^\]]{0,80}\]\(https?://[^)\s]{1,200}[?&][^)\s]{0,200}=[^)\s]{0,400}\)", 0.5, 0.85),
     (r"\bdo\s+not\s+(?:tell|inform|mention\s+(?:this\s+)?to)\s+the\s+user\b", 0.6, 0.85),
+    // Broader phrasings of the same families.
+    (
+        r"\b(?:the\s+)?real\s+(?:instruction|instructions|task|prompt)\s+(?:is|are)\b|\bend\s+of\s+(?:the\s+)?(?:user'?s?\s+)?(?:text|input|prompt|document)\s*[.:]",
+        0.85,
+        0.95,
+    ),
+    (
+        r"\b(?:an?\s+)?(?:ai|assistant|model|chatbot|bot)\s+(?:with|that\s+has|having)\s+no\s+(?:restrictions|filters|limits|rules|ethics|guidelines|morals|boundaries)",
+        0.9,
+        0.9,
+    ),
+    (r"\bnever\s+refuses?\b.{0,60}\bstay\s+in\s+character\b|\bstay\s+in\s+character\s+no\s+matter\s+what", 0.85, 0.9),
+    (
+        r"\b(?:output|print|repeat|reproduce|summari[sz]e|list|reveal|show|copy)\s+(?:me\s+)?(?:everything|all(?:\s+the)?\s+(?:text|content)|the\s+(?:text|content|messages?))\s+(?:above|before)\s+(?:this|my)",
+        0.85,
+        0.9,
+    ),
+    (
+        r"\bwhat\s+(?:were|are|was|is)\s+(?:the\s+|your\s+)?(?:developer'?s?|system|hidden|initial|original|secret)\s+(?:instructions|prompt|message|rules)",
+        0.85,
+        0.9,
+    ),
+    (
+        r"\b(?:your|the)\s+(?:confidential|internal|hidden|secret|private)\s+(?:configuration|config|settings|instructions|prompt|system\s+prompt)\b",
+        0.8,
+        0.9,
+    ),
+    (
+        r"#{2,}\s*(?:system|developer|admin)\s+(?:message|prompt|instructions?|override)|\bdeveloper\s+(?:instruction|message|override)\s*:",
+        0.85,
+        0.9,
+    ),
+    (
+        r"\bnegeer\s+(?:alle\s+)?(?:vorige|eerdere|voorgaande|bovenstaande)\s+(?:instructies|opdrachten|regels)|\bvergeet\s+(?:alle\s+)?(?:vorige\s+)?instructies",
+        0.9,
+        0.95,
+    ),
+    (
+        r"\b(?:ignore|ignora|esque[cç]a)\s+(?:todas\s+)?(?:as\s+)?(?:instru[cç][oõ]es|regras)\s+(?:anteriores|acima|pr[eé]vias)",
+        0.9,
+        0.95,
+    ),
+    (
+        r"\b(?:olvida|haz\s+caso\s+omiso\s+de|descarta|omite)\s+(?:todas\s+)?(?:las\s+)?(?:instrucciones|indicaciones|reglas)",
+        0.85,
+        0.95,
+    ),
+    (
+        r"\b(?:oubliez?|ne\s+tenez\s+pas\s+compte\s+des)\s+(?:toutes\s+)?(?:les\s+)?(?:instructions|consignes|règles)",
+        0.85,
+        0.95,
+    ),
+    (r"\b(?:dimentica|ignora)\s+(?:tutte\s+)?(?:le\s+)?(?:istruzioni|regole)", 0.85, 0.95),
+    (r"\bmissachte\s+(?:alle\s+)?(?:vorherigen\s+)?(?:anweisungen|regeln)|\bneue\s+anweisung(?:en)?\s*:", 0.8, 0.9),
 ];
 
 pub(crate) struct InjectionDetector {
     rules: Vec<(Regex, f32, f32)>,
     base64_blob: Regex,
+    spaced_letters: Regex,
 }
 
 impl InjectionDetector {
@@ -129,7 +184,11 @@ impl InjectionDetector {
             .iter()
             .map(|(pattern, prompt, tool)| Ok((super::compile(pattern)?, *prompt, *tool)))
             .collect::<Result<Vec<_>, regex::Error>>()?;
-        Ok(InjectionDetector { rules, base64_blob: Regex::new(r"[A-Za-z0-9+/]{24,}={0,2}")? })
+        Ok(InjectionDetector {
+            rules,
+            base64_blob: Regex::new(r"[A-Za-z0-9+/]{24,}={0,2}")?,
+            spaced_letters: Regex::new(r"(?:\b\w[ .\-_*]){4,}\w\b")?,
+        })
     }
 
     /// The strongest rule's match, as one finding over its span of the original text.
@@ -137,22 +196,22 @@ impl InjectionDetector {
         let untrusted = matches!(stage, Stage::ToolResult | Stage::Memory);
         let normalised = Normalised::new(text);
         let mut best: Option<Finding> = None;
-        let mut consider = |score: f32, start: usize, end: usize| {
-            if best.as_ref().is_none_or(|finding| score > finding.score) {
-                best = Some(Finding {
-                    entity: ENTITY,
-                    category: Category::Injection,
-                    severity: Severity::from_score(score),
-                    start,
-                    end,
-                    score,
-                });
-            }
-        };
         for (regex, prompt_score, tool_score) in &self.rules {
             if let Some(found) = regex.find(&normalised.text) {
                 let (start, end) = normalised.original_span(found.start(), found.end());
-                consider(if untrusted { *tool_score } else { *prompt_score }, start, end);
+                consider(&mut best, if untrusted { *tool_score } else { *prompt_score }, start, end);
+            }
+        }
+        // Letter-spaced ("i g n o r e") and leetspeak ("1gn0r3") spellings, matched on a second
+        // folding; a match there covers the whole text.
+        if best.is_none()
+            && let Some(variant) = deobfuscated(&normalised.text, &self.spaced_letters)
+        {
+            for (regex, prompt_score, tool_score) in &self.rules {
+                if regex.is_match(&variant) {
+                    consider(&mut best, if untrusted { *tool_score } else { *prompt_score }, 0, text.len());
+                    break;
+                }
             }
         }
         // Encoded payloads: a base64 run that decodes to text with an injection in it.
@@ -162,12 +221,47 @@ impl InjectionDetector {
             for (regex, prompt_score, tool_score) in &self.rules {
                 if regex.is_match(&decoded.text) {
                     let score = if untrusted { *tool_score } else { *prompt_score };
-                    consider(score, blob.start(), blob.end());
+                    consider(&mut best, score, blob.start(), blob.end());
                     break;
                 }
             }
         }
         best.into_iter().collect()
+    }
+}
+
+/// The folded text with letter-spaced runs joined and leetspeak digits read as letters;
+/// `None` when that changes nothing.
+fn deobfuscated(folded: &str, spaced_letters: &Regex) -> Option<String> {
+    let joined = spaced_letters.replace_all(folded, |run: &regex::Captures<'_>| {
+        run[0].chars().filter(|c| c.is_alphanumeric()).collect::<String>()
+    });
+    let unleeted: String = joined
+        .chars()
+        .map(|c| match c {
+            '0' => 'o',
+            '1' | '!' => 'i',
+            '3' => 'e',
+            '4' | '@' => 'a',
+            '5' | '$' => 's',
+            '7' => 't',
+            _ => c,
+        })
+        .collect();
+    (unleeted != folded).then_some(unleeted)
+}
+
+/// Keeps the strongest finding.
+fn consider(best: &mut Option<Finding>, score: f32, start: usize, end: usize) {
+    if best.as_ref().is_none_or(|finding| score > finding.score) {
+        *best = Some(Finding {
+            entity: ENTITY,
+            category: Category::Injection,
+            severity: Severity::from_score(score),
+            start,
+            end,
+            score,
+        });
     }
 }
 
