@@ -29,6 +29,7 @@ pub struct Config {
     pub guardrails: crate::observability::GuardrailsConfig,
     pub conversations: crate::observability::ConversationsConfig,
     pub telemetry: crate::observability::TelemetryConfig,
+    pub retrieval: crate::retrieval::RetrievalConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -118,7 +118,8 @@ pub(crate) fn validate(config: &Config, text: &str, file: &str) -> Result<(), Co
     validate_router(config, &invalid)?;
     crate::validate_limits::validate_limits(config, &invalid)?;
     crate::validate_governance::validate_governance(config, &invalid)?;
-    validate_observability(config, &invalid)
+    validate_observability(config, &invalid)?;
+    crate::retrieval::validate_retrieval(config, &invalid)
 }
 
 /// `[guardrails]` rule names (policies switch rules on by name) and `[telemetry]` ranges.

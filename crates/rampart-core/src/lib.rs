@@ -7,6 +7,7 @@
 //! - [`IdentityEnvelope`]: who is calling, with roles, after authentication.
 //! - [`ConversationStore`]: encrypted conversation history with retention and erasure.
 //! - [`AuditLog`]: the append-only, hash-chained record of every decision.
+//! - [`RetrievalIndex`]: documents and memory items, searched by words and by meaning.
 //! - [`LimitLedger`]: rate-limit and budget counters, reserved and settled atomically.
 //!
 //! This crate performs no I/O of its own and must never depend on a concrete engine: engines
@@ -19,6 +20,7 @@ pub mod identity;
 pub mod keys;
 pub mod limits;
 pub mod principal;
+pub mod retrieval;
 pub mod store;
 pub mod url_secrets;
 pub mod usage;
@@ -30,6 +32,7 @@ pub use identity::*;
 pub use keys::*;
 pub use limits::*;
 pub use principal::*;
+pub use retrieval::*;
 pub use store::*;
 pub use url_secrets::{redact_url_password, scrub_url_password};
 pub use usage::*;

@@ -62,7 +62,10 @@ pub async fn chat_completions(
         Ok(Reply::Complete(response)) => {
             record.note_response(&response);
             record.finish(200, None);
-            let mut response = axum::Json(response).into_response();
+            let mut response = match record.citations.take() {
+                Some(citations) => axum::Json(with_rampart_field(&response, citations)).into_response(),
+                None => axum::Json(response).into_response(),
+            };
             record.served_headers(response.headers_mut(), true);
             record.label(response)
         }
@@ -80,6 +83,15 @@ pub async fn chat_completions(
             record.label(error.into_response())
         }
     }
+}
+
+/// The answer with `rampart` (retrieval's citations) beside OpenAI's fields.
+fn with_rampart_field(response: &ChatCompletionResponse, rampart: serde_json::Value) -> serde_json::Value {
+    let mut value = serde_json::to_value(response).unwrap_or_default();
+    if let Some(object) = value.as_object_mut() {
+        object.insert(crate::retrieval::rag::RAMPART_FIELD.to_owned(), rampart);
+    }
+    value
 }
 
 enum Reply {
@@ -101,6 +113,7 @@ async fn handle(
     record.include_usage = request.include_usage_in_stream();
     record.principal = record.caller().principal(headers, request.user.as_deref());
     validate(&request)?;
+    let rag = crate::retrieval::rag::take_options(&mut request.extra)?;
     // Routes read the metadata as sent, before Rampart's own keys are taken out of it.
     // Copied only for a route name: a plain model name never needs it.
     let metadata = match state.routes.get(&request.model) {
@@ -132,6 +145,13 @@ async fn handle(
         }
         None => None,
     };
+    // After screening, so the question the user typed is what guardrails judged; before the
+    // cache, so the key covers the sources the model will see.
+    if let Some(options) = rag {
+        let caller = record.caller().clone();
+        let citations = crate::retrieval::rag::augment(state, &caller, headers, &mut request, options).await?;
+        record.citations = Some(crate::retrieval::rag::citations_value(&citations));
+    }
     if state.conversations.is_some() {
         let messages = serde_json::to_value(&request.messages).unwrap_or_default();
         record.conversation = Some(crate::conversation_log::ConversationDraft { messages, answer: String::new() });
@@ -258,15 +278,29 @@ fn validate(request: &ChatCompletionRequest) -> Result<(), ApiError> {
 }
 
 /// Streams chunks to the client as they arrive: one SSE event per upstream chunk, no buffering.
-fn sse_response(chunks: ChunkStream, screen: Option<StreamScreen>, record: CallRecord) -> Response {
+fn sse_response(chunks: ChunkStream, screen: Option<StreamScreen>, mut record: CallRecord) -> Response {
     let include_usage = record.include_usage;
     let public_model = record.model.as_ref().map(|model| model.name.clone()).unwrap_or_default();
     let budget = record.stream_meter.map(|(encoding, cap)| StreamBudget { cap, encoding, counted: 0 });
+    // Citations go first, in a chunk with no choices (as OpenAI's usage chunk has none), so a
+    // client can show sources while the answer streams.
+    let prelude = record.citations.take().map(|citations| {
+        let chunk = serde_json::json!({
+            "id": format!("chatcmpl-{}", record.request_id()),
+            "object": "chat.completion.chunk",
+            "created": rampart_core::unix_now_secs(),
+            "model": public_model,
+            "choices": [],
+            crate::retrieval::rag::RAMPART_FIELD: citations,
+        });
+        Ok::<Bytes, Infallible>(Bytes::from(format!("data: {chunk}\n\n")))
+    });
     let state = SseState { chunks, record, include_usage, public_model, budget, screen, ended: false };
     let events = futures_util::stream::unfold(state, |mut state| async move {
         let bytes = state.next_event().await?;
         Some((Ok::<Bytes, Infallible>(bytes), state))
     });
+    let events = futures_util::stream::iter(prelude).chain(events);
     let mut response = Response::new(Body::from_stream(events));
     *response.status_mut() = StatusCode::OK;
     let headers = response.headers_mut();

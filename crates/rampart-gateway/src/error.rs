@@ -18,6 +18,9 @@ pub enum ApiError {
     NotFound { message: String },
     #[error("request body is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: u64 },
+    /// One uploaded file is over `[retrieval] max_file_bytes`.
+    #[error("{message}")]
+    FileTooLarge { message: String },
     #[error("{message}")]
     UnsupportedMediaType { message: String },
     #[error("{0}")]
@@ -57,7 +60,7 @@ impl ApiError {
         match self {
             ApiError::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::ModelNotFound { .. } | ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
-            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::PayloadTooLarge { .. } | ApiError::FileTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Backend(error) => backend_status(error),
             ApiError::RequestTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
@@ -89,6 +92,9 @@ impl ApiError {
             ApiError::NotFound { .. } => ErrorResponse::new("invalid_request_error", message).with_code("not_found"),
             ApiError::PayloadTooLarge { .. } => {
                 ErrorResponse::new("invalid_request_error", message).with_code("request_too_large")
+            }
+            ApiError::FileTooLarge { .. } => {
+                ErrorResponse::new("invalid_request_error", message).with_code("file_too_large")
             }
             ApiError::UnsupportedMediaType { .. } => {
                 ErrorResponse::new("invalid_request_error", message).with_code("unsupported_media_type")

@@ -30,6 +30,7 @@ mod record;
 mod request_log;
 mod requests_api;
 mod resolve;
+mod retrieval;
 mod router_api;
 mod routes;
 mod server;
@@ -55,6 +56,7 @@ pub use principal::{MAX_PRINCIPAL_VALUE_BYTES, TENANT_HEADER, USER_HEADER, princ
 pub use rampart_limits::Limiter;
 pub use rampart_router::{CatalogError, ModelCatalog, ResolvedModel, RouteTable, Router as ModelRouter};
 pub use request_log::RequestLogger;
+pub use retrieval::{Retrieval, RouterEmbedder, SESSION_HEADER};
 pub use server::{ServeOptions, serve};
 pub use state::{AppState, Limits};
 
@@ -78,6 +80,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/audit/proof/{seq}", get(audit_api::proof))
         .route("/api/v1/audit/checkpoint", get(audit_api::latest_checkpoint))
         .route("/api/v1/traces/{request_id}", get(audit_api::trace))
+        .route("/ingest", post(retrieval::ingest).layer(axum::extract::DefaultBodyLimit::disable()))
+        .route("/query", post(retrieval::query))
+        .route("/embed", post(retrieval::embed))
+        .route("/api/v1/documents", get(retrieval::list_documents))
+        .route("/api/v1/documents/{id}", axum::routing::delete(retrieval::delete_document))
+        .route("/api/v1/documents/{id}/state", post(retrieval::set_document_state))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate));
     let routes = Router::new()
         .merge(protected)

@@ -30,6 +30,12 @@ use utoipa::OpenApi;
         crate::audit_api::proof,
         crate::audit_api::latest_checkpoint,
         crate::audit_api::trace,
+        crate::retrieval::ingest_api::ingest,
+        crate::retrieval::query_api::query,
+        crate::retrieval::query_api::embed,
+        crate::retrieval::documents_api::list_documents,
+        crate::retrieval::documents_api::delete_document,
+        crate::retrieval::documents_api::set_document_state,
         metrics,
     ),
     modifiers(&BearerAuth),
@@ -37,6 +43,7 @@ use utoipa::OpenApi;
         (name = "openai", description = "OpenAI-compatible endpoints"),
         (name = "health", description = "Liveness, readiness and component health"),
         (name = "rampart", description = "Rampart's own API"),
+        (name = "retrieval", description = "Document ingest, hybrid search and memory"),
     )
 )]
 pub struct ApiDoc;

@@ -58,6 +58,8 @@ pub struct CallRecord {
     pub guardrail_hits: Vec<rampart_guardrails::Hit>,
     /// What the conversation log keeps of the call, when it is on.
     pub conversation: Option<crate::conversation_log::ConversationDraft>,
+    /// Sources retrieval added to the prompt, returned with the answer as `rampart.citations`.
+    pub citations: Option<serde_json::Value>,
     /// When the first streamed token went out, for time to first token.
     first_token_seen: bool,
     finished: bool,
@@ -79,6 +81,7 @@ impl CallRecord {
             response_id: None,
             guardrail_hits: Vec::new(),
             conversation: None,
+            citations: None,
             first_token_seen: false,
             state,
             request_id,

@@ -55,6 +55,9 @@ pub struct AppState {
     pub guardrails: Option<Arc<rampart_guardrails::Guardrails>>,
     /// `[conversations]`: encrypted history of successful chat calls; `None` when off.
     pub conversations: Option<crate::conversation_log::ConversationRecorder>,
+    /// `[retrieval]`: ingest, search and retrieval in chat; `None` when off or when no
+    /// embedding model is configured.
+    pub retrieval: Option<Arc<crate::retrieval::Retrieval>>,
     pub request_log: RequestLogger,
     pub health: Arc<HealthMonitor>,
     pub limits: Limits,

@@ -33,6 +33,7 @@ async fn state() -> Arc<AppState> {
         tracer: std::sync::Arc::new(rampart_gateway::spans::noop_tracer()),
         guardrails: None,
         conversations: None,
+        retrieval: None,
         request_log,
         health: Arc::new(HealthMonitor::default()),
         limits: Limits { body_limit_bytes: 1024, request_timeout: std::time::Duration::from_secs(5) },

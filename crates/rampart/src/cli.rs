@@ -32,6 +32,11 @@ pub enum Command {
     Chat(ChatArgs),
     /// List the models a running gateway serves.
     Models(ModelsArgs),
+    /// Add files and folders (txt, md, html, pdf, docx, json, csv) to a running gateway's
+    /// search index, as the caller the API key names.
+    Ingest(crate::ingest::IngestArgs),
+    /// Search what a running gateway has indexed (hybrid BM25 + vectors), with citations.
+    Query(crate::ingest::QueryArgs),
     /// Show the request log (reads the configured storage directly).
     Logs(LogsArgs),
     /// Total requests, errors, tokens and cost per key, tenant, user, model, backend or day

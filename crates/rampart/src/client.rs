@@ -10,14 +10,14 @@ use serde_json::{Value, json};
 use crate::CliError;
 use crate::cli::{ChatArgs, ClientArgs, ListModelsArgs};
 
-struct Client {
-    base: String,
-    http: reqwest::Client,
+pub(crate) struct Client {
+    pub(crate) base: String,
+    pub(crate) http: reqwest::Client,
     api_key: Option<String>,
 }
 
 impl Client {
-    fn new(config_path: Option<&Path>, args: &ClientArgs) -> Result<Self, CliError> {
+    pub(crate) fn new(config_path: Option<&Path>, args: &ClientArgs) -> Result<Self, CliError> {
         rampart_backends::ensure_crypto_provider();
         let base = match args.url.clone().or_else(|| std::env::var("RAMPART_URL").ok().filter(|url| !url.is_empty())) {
             Some(url) => url,
@@ -31,7 +31,7 @@ impl Client {
         Ok(Client { base, http, api_key: args.api_key.clone().filter(|key| !key.is_empty()) })
     }
 
-    async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, CliError> {
+    pub(crate) async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, CliError> {
         let request = match &self.api_key {
             Some(key) => request.bearer_auth(key),
             None => request,

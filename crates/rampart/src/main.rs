@@ -10,10 +10,12 @@ mod client;
 mod commands;
 mod conversations;
 mod governance;
+mod ingest;
 mod keys;
 mod observability;
 mod policy;
 mod pull;
+mod retrieval;
 mod serve;
 mod usage;
 
@@ -81,6 +83,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Serve(args) => serve::serve(config_path, args).await,
         Command::Chat(args) => client::chat(config_path, args).await,
+        Command::Ingest(args) => ingest::ingest(config_path, args).await,
+        Command::Query(args) => ingest::query(config_path, args).await,
         Command::Models(args) => match args.command.unwrap_or(ModelsCommand::List(args.list)) {
             ModelsCommand::List(list) => client::list_models(config_path, list).await,
             ModelsCommand::Pull(pull) => pull::pull(config_path, pull).await,
