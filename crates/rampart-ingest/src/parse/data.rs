@@ -2,7 +2,9 @@
 //! row becomes one paragraph of `field: value` lines, so a chunk holds whole records and a
 //! citation points at one. Top-level JSON keys holding objects or arrays become headings.
 
-use serde_json::Value;
+use std::fmt;
+
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::text::Sections;
 use crate::{Format, ParseError, Section};
@@ -136,7 +138,96 @@ fn scalar(value: &Value) -> String {
     match value {
         Value::String(text) => text.clone(),
         Value::Null => String::new(),
-        other => other.to_string(),
+        Value::Bool(flag) => flag.to_string(),
+        Value::Number(number) => number.to_string(),
+        compound => record(compound),
+    }
+}
+
+/// A JSON value whose objects keep their members in document order. serde_json's own `Value`
+/// sorts keys unless its `preserve_order` feature is on, and that feature would change every
+/// crate's maps (features unify across a workspace), so documents get this type instead.
+#[derive(Debug, Clone, PartialEq)]
+enum Value {
+    Null,
+    Bool(bool),
+    Number(serde_json::Number),
+    String(String),
+    Array(Vec<Value>),
+    Object(Vec<(String, Value)>),
+}
+
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ValueVisitor)
+    }
+}
+
+struct ValueVisitor;
+
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("any JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        Value::deserialize(deserializer)
+    }
+
+    fn visit_bool<E>(self, flag: bool) -> Result<Value, E> {
+        Ok(Value::Bool(flag))
+    }
+
+    fn visit_i64<E>(self, number: i64) -> Result<Value, E> {
+        Ok(Value::Number(number.into()))
+    }
+
+    fn visit_u64<E>(self, number: u64) -> Result<Value, E> {
+        Ok(Value::Number(number.into()))
+    }
+
+    fn visit_f64<E>(self, number: f64) -> Result<Value, E> {
+        // JSON text cannot hold NaN or infinity, so `from_f64` only fails on input serde_json
+        // never produces; null is the honest reading if it ever did.
+        Ok(serde_json::Number::from_f64(number).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, text: &str) -> Result<Value, E> {
+        Ok(Value::String(text.to_owned()))
+    }
+
+    fn visit_string<E>(self, text: String) -> Result<Value, E> {
+        Ok(Value::String(text))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<Value, A::Error> {
+        let mut values = Vec::with_capacity(items.size_hint().unwrap_or(0).min(4096));
+        while let Some(item) = items.next_element()? {
+            values.push(item);
+        }
+        Ok(Value::Array(values))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut entries: A) -> Result<Value, A::Error> {
+        let mut members: Vec<(String, Value)> = Vec::new();
+        while let Some((key, member)) = entries.next_entry::<String, Value>()? {
+            // A repeated key keeps its first place and takes the last value, as serde_json does.
+            match members.iter_mut().find(|(existing, _)| *existing == key) {
+                Some(slot) => slot.1 = member,
+                None => members.push((key, member)),
+            }
+        }
+        Ok(Value::Object(members))
     }
 }
 
@@ -157,6 +248,16 @@ mod tests {
         assert_eq!(sections[2].heading, ["limits"]);
         assert_eq!(sections[2].paragraphs, ["rps: 50"]);
         assert_eq!(sections[3].heading, ["limits", "burst"]);
+    }
+
+    #[test]
+    fn json_keys_keep_document_order() {
+        let sections = json(r#"{"zeta": 1, "alpha": 2, "mid": {"y": true, "b": null, "a": 1.5}}"#).unwrap();
+        assert_eq!(sections[0].paragraphs, ["zeta: 1\nalpha: 2"]);
+        assert_eq!(sections[1].heading, ["mid"]);
+        assert_eq!(sections[1].paragraphs, ["y: true\nb: \na: 1.5"]);
+        let repeated = json_lines(r#"{"b": 1, "a": 2, "b": 3}"#).unwrap();
+        assert_eq!(repeated[0].paragraphs, ["b: 3\na: 2"]);
     }
 
     #[test]
