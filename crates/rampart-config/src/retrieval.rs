@@ -18,6 +18,10 @@ pub struct RetrievalConfig {
     /// directory.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<PathBuf>,
+    /// `postgres://…`: keep documents and chunks in PostgreSQL instead (full-text search and an
+    /// exact vector scan), so several gateways share one index. Unset: the embedded index.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
     /// The `[[models]]` name (kind `embedding`) that embeds chunks and queries. Unset: the only
     /// embedding model, or the embedded `all-minilm-l6-v2` of the default setup. Changing it
     /// means re-ingesting: vectors of two models do not compare.
@@ -44,6 +48,10 @@ pub struct RetrievalConfig {
     pub context_budget_tokens: usize,
     /// How often expired documents and memory items are deleted while serving.
     pub gc_interval_secs: u64,
+    /// Lifetime of session memory written without `ttl_secs` (default one day).
+    pub session_ttl_secs: u64,
+    /// Lifetime of trace memory written without `ttl_secs` (default one week).
+    pub trace_ttl_secs: u64,
 }
 
 impl Default for RetrievalConfig {
@@ -51,6 +59,7 @@ impl Default for RetrievalConfig {
         RetrievalConfig {
             enabled: true,
             path: None,
+            url: None,
             embedding_model: None,
             chunk_tokens: 200,
             chunk_overlap_tokens: 40,
@@ -62,6 +71,8 @@ impl Default for RetrievalConfig {
             top_k: 5,
             context_budget_tokens: 1200,
             gc_interval_secs: 600,
+            session_ttl_secs: 86_400,
+            trace_ttl_secs: 7 * 86_400,
         }
     }
 }
@@ -90,6 +101,14 @@ pub(crate) fn validate_retrieval(
 ) -> Result<(), ConfigError> {
     let section = KeyPath::default().key("retrieval");
     let settings = &config.retrieval;
+    if let Some(url) = &settings.url
+        && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+    {
+        return Err(invalid(
+            section.key("url"),
+            "must be a postgres:// URL; leave it unset for the embedded index (set path to move it)".to_owned(),
+        ));
+    }
     if let Some(name) = &settings.embedding_model {
         match config.models.iter().find(|model| model.name == *name || model.aliases.contains(name)) {
             None => {
@@ -124,6 +143,8 @@ pub(crate) fn validate_retrieval(
         ("candidates", settings.candidates as u64),
         ("top_k", settings.top_k as u64),
         ("gc_interval_secs", settings.gc_interval_secs),
+        ("session_ttl_secs", settings.session_ttl_secs),
+        ("trace_ttl_secs", settings.trace_ttl_secs),
     ] {
         if value == 0 {
             return Err(invalid(section.key(key), "must be greater than 0".to_owned()));

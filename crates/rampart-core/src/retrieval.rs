@@ -389,6 +389,12 @@ pub trait RetrievalIndex: Send + Sync {
         ids: &[String],
     ) -> Result<Vec<(ChunkRecord, DocumentRecord)>, IndexError>;
 
+    /// Every chunk of one document of `tenant`, in order, whatever the document's state: what
+    /// a curator reads to review quarantined memory. Callers decide first, from the record
+    /// ([`RetrievalIndex::documents`]), whether the reader may manage it. Empty when the
+    /// tenant holds no such document.
+    async fn document_chunks(&self, tenant: &str, document_id: &str) -> Result<Vec<ChunkRecord>, IndexError>;
+
     /// Documents the selector matches, newest first, at most `limit` (0: all).
     async fn documents(&self, selector: &DocumentSelector, limit: usize) -> Result<Vec<DocumentRecord>, IndexError>;
 

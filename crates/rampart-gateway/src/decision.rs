@@ -116,6 +116,45 @@ pub async fn decide_model_call(
     Ok(decision)
 }
 
+/// Decides a memory write (an ingest, a memory proposal) into `owner`'s scope and records the
+/// decision. `Err` when policy denies (403, with its reasons) or the record fails (503).
+pub async fn decide_memory_write(
+    state: &AppState,
+    caller: &Caller,
+    owner: &rampart_core::Owner,
+    request_id: &str,
+    endpoint: &'static str,
+) -> Result<(), ApiError> {
+    let identity = &caller.0;
+    let tenant = (owner.scope != rampart_core::MemoryScope::Global).then_some(owner.tenant.as_str());
+    let input = PolicyInput::memory_write(identity, owner.scope, tenant).with_resource_field("endpoint", endpoint);
+    let decision = state.policy.decide(&input);
+    let record = event(
+        "decision",
+        Some(identity.tenant_id.clone()),
+        Some(caller.actor()),
+        Some(request_id.to_owned()),
+        json!({
+            "action": "memory.write",
+            "endpoint": endpoint,
+            "scope": owner.scope,
+            "tenant_id": tenant,
+            "policy": { "version": decision.policy_version, "allow": decision.allow, "reasons": decision.reasons },
+        }),
+    );
+    state.audit.record(record).await?;
+    state.metrics.record_policy_decision(decision.allow);
+    if decision.allow {
+        return Ok(());
+    }
+    let reasons =
+        if decision.reasons.is_empty() { "no rule allows it".to_owned() } else { decision.reasons.join("; ") };
+    Err(ApiError::Forbidden {
+        message: format!("policy {} denies this memory write: {reasons}", decision.policy_version),
+        code: "policy_denied",
+    })
+}
+
 /// SHA-256 (hex) of everything before the last message, serialised as JSON; `None` for a
 /// one-message conversation.
 pub fn prompt_prefix_hash(messages: &[rampart_types::ChatMessage]) -> Option<String> {

@@ -56,7 +56,7 @@ pub use principal::{MAX_PRINCIPAL_VALUE_BYTES, TENANT_HEADER, USER_HEADER, princ
 pub use rampart_limits::Limiter;
 pub use rampart_router::{CatalogError, ModelCatalog, ResolvedModel, RouteTable, Router as ModelRouter};
 pub use request_log::RequestLogger;
-pub use retrieval::{Retrieval, RouterEmbedder, SESSION_HEADER};
+pub use retrieval::{GuardrailsSanitizer, Retrieval, RouterEmbedder, SESSION_HEADER};
 pub use server::{ServeOptions, serve};
 pub use state::{AppState, Limits};
 
@@ -84,8 +84,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/query", post(retrieval::query))
         .route("/embed", post(retrieval::embed))
         .route("/api/v1/documents", get(retrieval::list_documents))
-        .route("/api/v1/documents/{id}", axum::routing::delete(retrieval::delete_document))
+        .route("/api/v1/documents/{id}", get(retrieval::show_document).delete(retrieval::delete_document))
         .route("/api/v1/documents/{id}/state", post(retrieval::set_document_state))
+        .route("/api/v1/memory", post(retrieval::propose_memory))
+        .route("/api/v1/memory/gc", post(retrieval::collect_expired))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate));
     let routes = Router::new()
         .merge(protected)

@@ -117,25 +117,8 @@ impl FromStr for Classification {
     }
 }
 
-/// Where a memory write lands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MemoryScope {
-    Global,
-    Tenant,
-    User,
-    Session,
-}
-
-impl MemoryScope {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MemoryScope::Global => "global",
-            MemoryScope::Tenant => "tenant",
-            MemoryScope::User => "user",
-            MemoryScope::Session => "session",
-        }
-    }
-}
+/// Where a memory write lands: the memory model's own scopes.
+pub use rampart_core::MemoryScope;
 
 /// The policy's `input` document: `{"identity": …, "action": …, "resource": …}`.
 ///

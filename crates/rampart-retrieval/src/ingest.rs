@@ -52,9 +52,34 @@ pub struct IngestRequest {
     pub bytes: Vec<u8>,
     pub owner: Owner,
     pub kind: MemoryKind,
+    /// The state it is written in: `Active` for documents; the memory gate also writes
+    /// `Quarantined`.
+    pub state: MemoryState,
+    /// A memory item's text rather than a file: read as plain text whatever `name` looks
+    /// like, and recorded with format `memory`.
+    pub memory: bool,
     pub expires_unix_ms: Option<i64>,
     pub provenance: Provenance,
 }
+
+impl IngestRequest {
+    /// An active document from a file.
+    pub fn file(name: impl Into<String>, bytes: Vec<u8>, owner: Owner, kind: MemoryKind) -> Self {
+        IngestRequest {
+            name: name.into(),
+            bytes,
+            owner,
+            kind,
+            state: MemoryState::Active,
+            memory: false,
+            expires_unix_ms: None,
+            provenance: Provenance::default(),
+        }
+    }
+}
+
+/// Format name recorded for memory items written through the gate.
+pub const MEMORY_FORMAT: &str = "memory";
 
 /// What happened to one file.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -64,14 +89,16 @@ pub struct Ingested {
     pub name: String,
     pub format: String,
     pub chunks: u32,
+    /// Its lifecycle state (that of the copy already there, for a duplicate).
+    pub state: MemoryState,
     /// The same bytes under the same owner were already there; nothing was written.
     pub duplicate: bool,
 }
 
 /// What the embedder reads for a chunk: its heading path, then its text, so "Restore" under
 /// "Backups" is found by a question about restoring backups.
-fn embedding_text(chunk: &rampart_ingest::Chunk) -> String {
-    if chunk.heading.is_empty() { chunk.text.clone() } else { format!("{}\n{}", chunk.heading.join(" / "), chunk.text) }
+pub fn embedding_text(heading: &[String], text: &str) -> String {
+    if heading.is_empty() { text.to_owned() } else { format!("{}\n{}", heading.join(" / "), text) }
 }
 
 /// A document's id inside its tenant: the owner and the content hash, hashed again, so two
@@ -130,13 +157,14 @@ impl Ingestor {
                 name: existing.name,
                 format: existing.format,
                 chunks: existing.chunk_count,
+                state: existing.state,
                 duplicate: true,
             });
         }
-        let IngestRequest { name, bytes, owner, kind, expires_unix_ms, mut provenance } = request;
+        let IngestRequest { name, bytes, owner, kind, state, memory, expires_unix_ms, mut provenance } = request;
         let (limits, chunker, counter) =
             (self.settings.limits.clone(), self.settings.chunker.clone(), self.counter.clone());
-        let parse_name = name.clone();
+        let parse_name = if memory { "memory.txt".to_owned() } else { name.clone() };
         // Parsing a PDF is CPU work; keep it off the async workers.
         let (format, chunks) = tokio::task::spawn_blocking(move || {
             let parsed = rampart_ingest::parse(&parse_name, &bytes, &limits)?;
@@ -150,7 +178,10 @@ impl Ingestor {
         }
         let mut records = Vec::with_capacity(chunks.len());
         for batch in chunks.chunks(self.settings.embed_batch.max(1)) {
-            let vectors = self.embedder.embed(batch.iter().map(embedding_text).collect()).await?;
+            let vectors = self
+                .embedder
+                .embed(batch.iter().map(|chunk| embedding_text(&chunk.heading, &chunk.text)).collect())
+                .await?;
             for (chunk, embedding) in batch.iter().zip(vectors) {
                 let index = u32::try_from(chunk.index).map_err(|_| IngestError::Invalid("too many chunks".into()))?;
                 records.push(ChunkRecord {
@@ -165,14 +196,15 @@ impl Ingestor {
         }
         provenance.embedding_model.get_or_insert_with(|| self.embedder.model().to_owned());
         provenance.source.get_or_insert_with(|| name.clone());
+        let format = if memory { MEMORY_FORMAT } else { format.as_str() };
         let document = DocumentRecord {
             id: id.clone(),
             hash: hash.clone(),
             owner,
             kind,
-            state: MemoryState::Active,
+            state,
             name: name.clone(),
-            format: format.as_str().to_owned(),
+            format: format.to_owned(),
             chunk_count: records.len() as u32,
             created_unix_ms: rampart_core::unix_now_millis(),
             expires_unix_ms,
@@ -184,8 +216,9 @@ impl Ingestor {
             document_id: id,
             hash,
             name,
-            format: format.as_str().to_owned(),
+            format: format.to_owned(),
             chunks: chunk_count,
+            state,
             duplicate: outcome == InsertOutcome::AlreadyPresent,
         })
     }

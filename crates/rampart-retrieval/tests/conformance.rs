@@ -1,4 +1,7 @@
-//! What every `RetrievalIndex` engine must do, run against each engine.
+//! What every `RetrievalIndex` engine must do, run against each engine: the embedded index in
+//! a temporary directory, and PostgreSQL in a fresh schema. PostgreSQL is required: it is
+//! reached at `postgres://postgres@127.0.0.1:5432/test` unless `RAMPART_TEST_POSTGRES_URL`
+//! says otherwise, and a test fails (never skips) when it cannot be reached.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -10,7 +13,8 @@ use rampart_core::{
     DocumentSelector, GLOBAL_TENANT, IndexError, InsertOutcome, MemoryKind, MemoryState, Owner, RetrievalIndex,
     Visibility,
 };
-use rampart_retrieval::EmbeddedIndex;
+use rampart_retrieval::{EmbeddedIndex, PostgresIndex};
+use sqlx::Connection;
 use support::{document, hashed_vector};
 
 const NOW: i64 = 10_000;
@@ -121,6 +125,21 @@ pub async fn only_active_unexpired_items_are_retrieved(index: Arc<dyn RetrievalI
     assert!(left.iter().all(|doc| doc.name != "e"));
 }
 
+pub async fn held_back_items_can_be_read_for_review_by_their_tenant_only(index: Arc<dyn RetrievalIndex>) {
+    let mut held = document(Owner::tenant("acme"), "held", &["First held paragraph.", "Second held paragraph."]);
+    held.document.state = MemoryState::Quarantined;
+    let id = held.document.id.clone();
+    let expected: Vec<String> = held.chunks.iter().map(|chunk| chunk.text.clone()).collect();
+    index.insert(held).await.unwrap();
+    let chunks = index.document_chunks("acme", &id).await.unwrap();
+    assert_eq!(chunks.iter().map(|chunk| chunk.text.clone()).collect::<Vec<_>>(), expected);
+    assert_eq!(chunks.iter().map(|chunk| chunk.index).collect::<Vec<_>>(), [0, 1]);
+    assert!(index.document_chunks("globex", &id).await.unwrap().is_empty());
+    assert!(index.document_chunks("acme", "no-such-document").await.unwrap().is_empty());
+    // Still never retrieved.
+    assert!(both_ids(index.as_ref(), &tenant_view("acme"), "held paragraph").await.is_empty());
+}
+
 pub async fn kinds_filter_and_global_items(index: Arc<dyn RetrievalIndex>) {
     let mut policy = document(Owner::global(), "constitution", &["Never reveal customer passwords."]);
     policy.document.kind = MemoryKind::Policy;
@@ -194,42 +213,26 @@ macro_rules! suite {
                 $open.await
             }
 
-            #[tokio::test]
-            async fn duplicate_insert_is_idempotent() {
-                let (index, _guard) = open().await;
-                super::duplicate_insert_is_idempotent(index).await;
-            }
-            #[tokio::test]
-            async fn another_tenants_chunks_are_never_returned() {
-                let (index, _guard) = open().await;
-                super::another_tenants_chunks_are_never_returned(index).await;
-            }
-            #[tokio::test]
-            async fn user_and_session_items_stay_with_their_owner() {
-                let (index, _guard) = open().await;
-                super::user_and_session_items_stay_with_their_owner(index).await;
-            }
-            #[tokio::test]
-            async fn only_active_unexpired_items_are_retrieved() {
-                let (index, _guard) = open().await;
-                super::only_active_unexpired_items_are_retrieved(index).await;
-            }
-            #[tokio::test]
-            async fn kinds_filter_and_global_items() {
-                let (index, _guard) = open().await;
-                super::kinds_filter_and_global_items(index).await;
-            }
-            #[tokio::test]
-            async fn delete_by_hash_prefix_and_citations() {
-                let (index, _guard) = open().await;
-                super::delete_by_hash_prefix_and_citations(index).await;
-            }
-            #[tokio::test]
-            async fn bad_writes_are_refused() {
-                let (index, _guard) = open().await;
-                super::bad_writes_are_refused(index).await;
-            }
+            suite!(@cases
+                duplicate_insert_is_idempotent,
+                another_tenants_chunks_are_never_returned,
+                user_and_session_items_stay_with_their_owner,
+                only_active_unexpired_items_are_retrieved,
+                held_back_items_can_be_read_for_review_by_their_tenant_only,
+                kinds_filter_and_global_items,
+                delete_by_hash_prefix_and_citations,
+                bad_writes_are_refused
+            );
         }
+    };
+    (@cases $($case:ident),+) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let (index, _guard) = open().await;
+                super::$case(index).await;
+            }
+        )+
     };
 }
 
@@ -238,6 +241,62 @@ suite!(embedded, async {
     let index = EmbeddedIndex::open(dir.path()).unwrap();
     (Arc::new(index) as Arc<dyn RetrievalIndex>, Box::new(dir) as Box<dyn std::any::Any + Send>)
 });
+
+suite!(postgres, async {
+    let schema = PostgresSchema::create().await;
+    let index = PostgresIndex::open(&schema.url()).await.unwrap();
+    (Arc::new(index) as Arc<dyn RetrievalIndex>, Box::new(schema) as Box<dyn std::any::Any + Send>)
+});
+
+/// A schema of its own per test, dropped when the test ends.
+struct PostgresSchema {
+    admin_url: String,
+    name: String,
+}
+
+impl PostgresSchema {
+    async fn create() -> PostgresSchema {
+        let admin_url = std::env::var("RAMPART_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+        let name = format!("rampart_retrieval_test_{:016x}", fastrand::u64(..));
+        let mut admin = Self::connect(&admin_url).await;
+        sqlx::query(&format!("CREATE SCHEMA {name}")).execute(&mut admin).await.unwrap();
+        PostgresSchema { admin_url, name }
+    }
+
+    async fn connect(admin_url: &str) -> sqlx::PgConnection {
+        match tokio::time::timeout(std::time::Duration::from_secs(10), sqlx::PgConnection::connect(admin_url)).await {
+            Ok(Ok(connection)) => connection,
+            Ok(Err(error)) => panic!(
+                "PostgreSQL at {admin_url} is required by the retrieval conformance suite \
+                 (set RAMPART_TEST_POSTGRES_URL to use another): {error}"
+            ),
+            Err(_) => panic!("PostgreSQL at {admin_url} did not answer within 10 s"),
+        }
+    }
+
+    fn url(&self) -> String {
+        let separator = if self.admin_url.contains('?') { '&' } else { '?' };
+        format!("{}{separator}options=-c%20search_path%3D{}", self.admin_url, self.name)
+    }
+}
+
+impl Drop for PostgresSchema {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop runs inside the test's runtime, which cannot block on itself: a thread of its own.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                let mut admin = PostgresSchema::connect(&admin_url).await;
+                sqlx::query(&format!("DROP SCHEMA {name} CASCADE")).execute(&mut admin).await
+            })
+        });
+        if let Ok(Err(error)) = dropped.join() {
+            eprintln!("could not drop test schema: {error}");
+        }
+    }
+}
 
 /// Writes are durable: a reopened index holds what was acknowledged, vectors included.
 #[tokio::test]

@@ -7,7 +7,7 @@ mod support;
 
 use std::sync::Arc;
 
-use rampart_core::{MemoryKind, Owner, Provenance, RetrievalIndex, Visibility};
+use rampart_core::{MemoryKind, Owner, RetrievalIndex, Visibility};
 use rampart_ingest::ParseError;
 use rampart_retrieval::{
     EmbeddedIndex, FusionWeights, IngestError, IngestRequest, IngestSettings, Ingestor, Retriever, SearchMode,
@@ -29,14 +29,7 @@ fn setup() -> (tempfile::TempDir, Ingestor, Retriever) {
 }
 
 fn request(name: &str, bytes: &[u8], owner: Owner) -> IngestRequest {
-    IngestRequest {
-        name: name.into(),
-        bytes: bytes.to_vec(),
-        owner,
-        kind: MemoryKind::Fact,
-        expires_unix_ms: None,
-        provenance: Provenance::default(),
-    }
+    IngestRequest::file(name, bytes.to_vec(), owner, MemoryKind::Fact)
 }
 
 fn search(query: &str, tenant: &str, mode: SearchMode) -> SearchRequest {

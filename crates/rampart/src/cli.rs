@@ -37,6 +37,9 @@ pub enum Command {
     Ingest(crate::ingest::IngestArgs),
     /// Search what a running gateway has indexed (hybrid BM25 + vectors), with citations.
     Query(crate::ingest::QueryArgs),
+    /// List, show, add, approve and revoke memory items, and collect expired ones, in a
+    /// running gateway (every item passes the memory gate).
+    Memory(crate::memory::MemoryArgs),
     /// Show the request log (reads the configured storage directly).
     Logs(LogsArgs),
     /// Total requests, errors, tokens and cost per key, tenant, user, model, backend or day

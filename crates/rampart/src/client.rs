@@ -50,6 +50,14 @@ impl Client {
     }
 }
 
+impl Client {
+    /// Sends and reads a JSON answer; `what` names the call in the error.
+    pub(crate) async fn json(&self, request: reqwest::RequestBuilder, what: &str) -> Result<Value, CliError> {
+        let response = self.send(request).await?;
+        response.json().await.map_err(|error| CliError::failed(format!("unexpected answer to {what}: {error}")))
+    }
+}
+
 fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();

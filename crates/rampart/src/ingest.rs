@@ -16,23 +16,30 @@ use crate::client::Client;
 const INGESTIBLE: &[&str] =
     &["txt", "text", "md", "markdown", "html", "htm", "pdf", "docx", "json", "jsonl", "csv", "log"];
 
+/// Whose a document or memory is and how long it lives: the flags `ingest` and `memory add` share.
+#[derive(Debug, Args)]
+pub struct OwnerArgs {
+    /// global, tenant, user or session [default: tenant for operators and admins, else user].
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// Forget it after this many seconds.
+    #[arg(long, value_name = "SECS")]
+    pub ttl_secs: Option<u64>,
+    /// The session of session-scoped items.
+    #[arg(long)]
+    pub session: Option<String>,
+}
+
 #[derive(Debug, Args)]
 pub struct IngestArgs {
     /// Files and folders (folders are walked; hidden entries are skipped).
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
-    /// global, tenant, user or session [default: tenant for operators and admins, else user].
-    #[arg(long)]
-    pub scope: Option<String>,
     /// fact, preference, episodic, trace or policy [default: fact].
     #[arg(long)]
     pub kind: Option<String>,
-    /// Delete the documents after this many seconds.
-    #[arg(long, value_name = "SECS")]
-    pub ttl_secs: Option<u64>,
-    /// The session of session-scoped documents.
-    #[arg(long)]
-    pub session: Option<String>,
+    #[command(flatten)]
+    pub owner: OwnerArgs,
     /// Print one JSON result per file instead of a progress bar.
     #[arg(long)]
     pub json: bool,
@@ -161,10 +168,10 @@ pub async fn ingest(config_path: Option<&Path>, args: IngestArgs) -> Result<(), 
 async fn send(client: &Client, args: &IngestArgs, name: &str, bytes: &[u8]) -> Result<Value, CliError> {
     let body = json!({
         "documents": [{ "name": name, "content_base64": base64::engine::general_purpose::STANDARD.encode(bytes) }],
-        "scope": args.scope,
+        "scope": args.owner.scope,
         "kind": args.kind,
-        "ttl_secs": args.ttl_secs,
-        "session": args.session,
+        "ttl_secs": args.owner.ttl_secs,
+        "session": args.owner.session,
     });
     let request = client.http.post(format!("{}/ingest", client.base)).json(&body);
     match client.send(request).await {
@@ -190,9 +197,7 @@ fn is_file_refusal(message: &str) -> bool {
 pub async fn query(config_path: Option<&Path>, args: QueryArgs) -> Result<(), CliError> {
     let client = Client::new(config_path, &args.client)?;
     let body = json!({ "query": args.query, "top_k": args.top_k, "mode": args.mode });
-    let response = client.send(client.http.post(format!("{}/query", client.base)).json(&body)).await?;
-    let answer: Value =
-        response.json().await.map_err(|error| CliError::failed(format!("unexpected /query answer: {error}")))?;
+    let answer = client.json(client.http.post(format!("{}/query", client.base)).json(&body), "/query").await?;
     if args.json {
         say!("{}", serde_json::to_string_pretty(&answer).map_err(|error| CliError::failed(error.to_string()))?);
         return Ok(());

@@ -12,6 +12,7 @@ mod conversations;
 mod governance;
 mod ingest;
 mod keys;
+mod memory;
 mod observability;
 mod policy;
 mod pull;
@@ -85,6 +86,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Chat(args) => client::chat(config_path, args).await,
         Command::Ingest(args) => ingest::ingest(config_path, args).await,
         Command::Query(args) => ingest::query(config_path, args).await,
+        Command::Memory(args) => memory::run(config_path, args).await,
         Command::Models(args) => match args.command.unwrap_or(ModelsCommand::List(args.list)) {
             ModelsCommand::List(list) => client::list_models(config_path, list).await,
             ModelsCommand::Pull(pull) => pull::pull(config_path, pull).await,

@@ -141,6 +141,64 @@ fn exact(document: &DocumentRecord) -> DocumentSelector {
     }
 }
 
+/// One chunk of a shown document.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ShownChunk {
+    pub index: u32,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub heading: Vec<String>,
+    pub text: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ShownDocument {
+    pub object: &'static str,
+    #[schema(value_type = Object)]
+    pub document: DocumentRecord,
+    pub chunks: Vec<ShownChunk>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/documents/{id}",
+    tag = "retrieval",
+    params(("id" = String, Path, description = "Document id or content-hash prefix (6+ hex characters)")),
+    responses(
+        (status = 200, description = "The record and its text, whatever its state (to review quarantined memory)", body = ShownDocument),
+        (status = 400, description = "The prefix matches several documents", body = rampart_types::ErrorResponse),
+        (status = 404, description = "Nothing the caller may manage matches", body = rampart_types::ErrorResponse),
+    )
+)]
+pub async fn show_document(
+    State(state): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Path(key): Path<String>,
+) -> Result<Json<ShownDocument>, ApiError> {
+    let mut documents = resolve_key(&state, &caller, &key, &DocumentFilter::default()).await?;
+    if documents.len() > 1 {
+        let ids: Vec<&str> = documents.iter().map(|document| document.id.as_str()).collect();
+        return Err(ApiError::invalid(
+            format!("`{key}` matches {} documents ({}): give more of the hash or the id", ids.len(), ids.join(", ")),
+            Some("id"),
+        ));
+    }
+    let Some(document) = documents.pop() else {
+        return Err(ApiError::NotFound {
+            message: format!("no document you may manage has id or hash prefix `{key}`"),
+        });
+    };
+    let chunks = enabled(&state)?
+        .retriever
+        .index()
+        .document_chunks(&document.owner.tenant, &document.id)
+        .await
+        .map_err(|error| api_error(error.into()))?
+        .into_iter()
+        .map(|chunk| ShownChunk { index: chunk.index, heading: chunk.heading, text: chunk.text })
+        .collect();
+    Ok(Json(ShownDocument { object: "document", document, chunks }))
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ChangeResult {
     pub object: &'static str,

@@ -112,7 +112,14 @@ struct Resolved {
     expires_unix_ms: Option<i64>,
 }
 
-fn resolve(caller: &Caller, headers: &HeaderMap, options: &IngestOptions) -> Result<Resolved, ApiError> {
+/// Resolves the options and asks the policy whether the caller may write there.
+async fn resolve(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    options: &IngestOptions,
+    request_id: &str,
+) -> Result<Resolved, ApiError> {
     let scope: Option<MemoryScope> = options.scope.as_deref().map(parse_scope).transpose()?;
     let kind = options.kind.as_deref().map(parse_kind).transpose()?.unwrap_or(MemoryKind::Fact);
     let header_session = headers.get(SESSION_HEADER).and_then(|value| value.to_str().ok());
@@ -126,6 +133,7 @@ fn resolve(caller: &Caller, headers: &HeaderMap, options: &IngestOptions) -> Res
         }
         None => None,
     };
+    crate::decision::decide_memory_write(state, caller, &owner, request_id, "/ingest").await?;
     Ok(Resolved { owner, kind, expires_unix_ms })
 }
 
@@ -172,7 +180,8 @@ async fn handle(
         let multipart = Multipart::from_request(request, state)
             .await
             .map_err(|rejection| ApiError::invalid(rejection.body_text(), None))?;
-        ingest_multipart(&retrieval, caller, &headers, query_options, multipart, request_id, &mut results).await?;
+        let form = Form { state, caller, headers: &headers, request_id };
+        ingest_multipart(&retrieval, form, query_options, multipart, &mut results).await?;
     } else {
         let limit = retrieval.settings.max_file_bytes.saturating_mul(2).max(state.limits.body_limit_bytes);
         let value = crate::body::read_json(&headers, request.into_body(), limit).await?;
@@ -182,7 +191,7 @@ async fn handle(
         if query_options.scope.is_some() || query_options.kind.is_some() {
             return Err(ApiError::invalid("give options in the JSON body or the query string, not both", None));
         }
-        let resolved = resolve(caller, &headers, &body.options())?;
+        let resolved = resolve(state, caller, &headers, &body.options(), request_id).await?;
         if body.documents.len() > MAX_FILES {
             return Err(ApiError::invalid(format!("at most {MAX_FILES} documents per request"), Some("documents")));
         }
@@ -207,15 +216,22 @@ async fn handle(
     finish(state, caller, request_id, results).await
 }
 
+/// Who sends a multipart request, and how.
+struct Form<'a> {
+    state: &'a AppState,
+    caller: &'a Caller,
+    headers: &'a HeaderMap,
+    request_id: &'a str,
+}
+
 async fn ingest_multipart(
     retrieval: &Retrieval,
-    caller: &Caller,
-    headers: &HeaderMap,
+    form: Form<'_>,
     mut options: IngestOptions,
     mut multipart: Multipart,
-    request_id: &str,
     results: &mut Vec<(FileResult, Option<ApiError>)>,
 ) -> Result<(), ApiError> {
+    let Form { state, caller, headers, request_id } = form;
     let limit = retrieval.settings.max_file_bytes;
     let mut resolved: Option<Resolved> = None;
     let malformed = |error: axum::extract::multipart::MultipartError| {
@@ -246,7 +262,7 @@ async fn ingest_multipart(
             return Err(ApiError::invalid(format!("at most {MAX_FILES} files per request"), None));
         }
         if resolved.is_none() {
-            resolved = Some(resolve(caller, headers, &options)?);
+            resolved = Some(resolve(state, caller, headers, &options, request_id).await?);
         }
         let Some(resolved) = resolved.as_ref() else { continue };
         // Read at most one byte over the limit, then drain the rest so the next file is read.
@@ -299,18 +315,10 @@ async fn ingest_one(
     bytes: Vec<u8>,
     request_id: &str,
 ) -> Result<Ingested, ApiError> {
-    let request = IngestRequest {
-        name,
-        bytes,
-        owner: resolved.owner.clone(),
-        kind: resolved.kind,
-        expires_unix_ms: resolved.expires_unix_ms,
-        provenance: Provenance {
-            author: Some(caller.actor()),
-            request_id: Some(request_id.to_owned()),
-            ..Provenance::default()
-        },
-    };
+    let mut request = IngestRequest::file(name, bytes, resolved.owner.clone(), resolved.kind);
+    request.expires_unix_ms = resolved.expires_unix_ms;
+    request.provenance =
+        Provenance { author: Some(caller.actor()), request_id: Some(request_id.to_owned()), ..Provenance::default() };
     retrieval.ingestor.ingest(request).await.map_err(ingest_failure)
 }
 

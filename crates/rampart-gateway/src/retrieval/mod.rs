@@ -1,9 +1,10 @@
-//! Memory and retrieval over HTTP: `POST /ingest`, `POST /query`, `POST /embed` and
-//! `/api/v1/documents`. Every call acts inside the caller's tenant; what a caller may read
+//! Memory and retrieval over HTTP: `POST /ingest`, `POST /query`, `POST /embed`,
+//! `/api/v1/documents` and `/api/v1/memory`. Every call acts inside the caller's tenant; what a caller may read
 //! and write follows from its identity (see [`owner_for`] and [`visibility_for`]).
 
 pub(crate) mod documents_api;
 pub(crate) mod ingest_api;
+pub(crate) mod memory_api;
 pub(crate) mod query_api;
 pub(crate) mod rag;
 
@@ -13,11 +14,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rampart_core::{EmbedCall, EmbedInputs, IdentityEnvelope, MemoryKind, MemoryScope, Owner, Role, Visibility};
 use rampart_ingest::ParseError;
-use rampart_retrieval::{Embedder, IngestError, Ingestor, RetrievalError, Retriever, normalise};
+use rampart_retrieval::{Embedder, IngestError, Ingestor, MemoryGate, RetrievalError, Retriever, normalise};
 use rampart_router::{ModelCatalog, ResolvedModel, RouteHints};
 
-pub use documents_api::{delete_document, list_documents, set_document_state};
+pub use documents_api::{delete_document, list_documents, set_document_state, show_document};
 pub use ingest_api::ingest;
+pub use memory_api::{GuardrailsSanitizer, collect_expired, propose_memory};
 pub use query_api::{embed, query};
 
 use crate::error::ApiError;
@@ -29,6 +31,8 @@ pub const SESSION_HEADER: &str = "x-rampart-session";
 pub struct Retrieval {
     pub retriever: Retriever,
     pub ingestor: Ingestor,
+    /// The write path of memory items (`POST /api/v1/memory`).
+    pub gate: MemoryGate,
     pub settings: rampart_config::RetrievalConfig,
 }
 

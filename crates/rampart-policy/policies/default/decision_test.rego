@@ -40,7 +40,7 @@ test_privacy_mode_must_be_boolean if {
 }
 
 test_default_deny_names_roles_and_action if {
-	denied(request(["auditor", "operator"], "memory.write", memory("user", "t1")), "default deny: no rule allows roles [auditor, operator] to perform memory.write")
+	denied(request(["auditor", "operator"], "tool.call", tool(0)), "default deny: no rule allows roles [auditor, operator] to perform tool.call")
 }
 
 test_no_roles_is_default_deny if {

@@ -1,7 +1,8 @@
 # Role-based access (seed 001 §2.3) and tenant isolation (seed 000), per action.
 #
 #   admin     every action, every tenant
-#   operator  model.call; admin.read of its own tenant, except API keys
+#   operator  model.call; admin.read of its own tenant, except API keys; memory.write (tenant)
+#             in its tenant: operators curate the tenant's documents and knowledge
 #   user      model.call; retrieval and memory.write (tenant, user, session scope) in its tenant
 #   agent     model.call; tool.call up to its tool tier; memory.write (user, session) in its tenant
 #   auditor   audit.read and admin.read of every tenant; nothing else, no model calls
@@ -77,7 +78,11 @@ agent_max_tool_tier := input.identity.agent.max_tool_tier if {
 memory_scopes := {"global", "tenant", "user", "session"}
 
 # Scopes each role may write, in its own tenant (global memory has no tenant: admins only).
-memory_scopes_by_role := {"user": {"tenant", "user", "session"}, "agent": {"user", "session"}}
+memory_scopes_by_role := {
+	"operator": {"tenant"},
+	"user": {"tenant", "user", "session"},
+	"agent": {"user", "session"},
+}
 
 memory_write_grants contains "role admin may write memory in every scope and tenant" if "admin" in input.identity.roles
 

@@ -47,6 +47,13 @@ test_operator_reads_only_its_tenant if {
 	denied(request(["operator"], "admin.read", {"kind": "logs", "tenant_id": null}), "not (none)")
 }
 
+test_operator_curates_tenant_memory_only if {
+	allowed(request(["operator"], "memory.write", memory("tenant", "t1")))
+	denied(request(["operator"], "memory.write", memory("user", "t1")), "role operator may write memory only in scopes tenant")
+	denied(request(["operator"], "memory.write", memory("tenant", "t2")), "tenant isolation")
+	denied(request(["operator"], "memory.write", memory("global", null)), "only role admin may write global memory")
+}
+
 test_operator_may_not_read_audit_write_admin_or_retrieve if {
 	denied(request(["operator"], "audit.read", {}), "default deny")
 	denied(request(["operator"], "admin.write", {"kind": "models"}), "default deny")

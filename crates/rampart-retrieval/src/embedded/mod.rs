@@ -225,6 +225,15 @@ impl RetrievalIndex for EmbeddedIndex {
         .await
     }
 
+    async fn document_chunks(&self, tenant: &str, document_id: &str) -> Result<Vec<ChunkRecord>, IndexError> {
+        let (index, tenant, document_id) = (self.inner.clone(), tenant.to_owned(), document_id.to_owned());
+        blocking(move || match index.partition(&tenant, false)? {
+            Some(partition) => partition.document_chunks(&document_id),
+            None => Ok(Vec::new()),
+        })
+        .await
+    }
+
     async fn documents(&self, selector: &DocumentSelector, limit: usize) -> Result<Vec<DocumentRecord>, IndexError> {
         let (index, selector) = (self.inner.clone(), selector.clone());
         blocking(move || {

@@ -383,6 +383,33 @@ impl Partition {
         Ok(found)
     }
 
+    pub fn document_chunks(&self, document_id: &str) -> Result<Vec<ChunkRecord>, IndexError> {
+        let Some(hash) = ({
+            let memory = self.memory.read().map_err(|_| poisoned())?;
+            memory
+                .slot_of
+                .get(document_id)
+                .and_then(|&slot| memory.documents[slot as usize].as_ref())
+                .map(|d| d.hash.clone())
+        }) else {
+            return Ok(Vec::new());
+        };
+        let searcher = self.reader.searcher();
+        let term = Term::from_field_text(self.fields.document_id, document_id);
+        let addresses =
+            searcher.search(&TermQuery::new(term, IndexRecordOption::Basic), &DocSetCollector).map_err(engine)?;
+        let mut chunks = Vec::with_capacity(addresses.len());
+        for address in addresses {
+            let row: TantivyDocument = searcher.doc(address).map_err(engine)?;
+            let (_, mut chunk) = self.fields.read_chunk(&row)?;
+            chunk.document_hash = hash.clone();
+            chunk.embedding = Vec::new();
+            chunks.push(chunk);
+        }
+        chunks.sort_by_key(|chunk| chunk.index);
+        Ok(chunks)
+    }
+
     pub fn documents(&self, selector: &DocumentSelector) -> Result<Vec<DocumentRecord>, IndexError> {
         let memory = self.memory.read().map_err(|_| poisoned())?;
         Ok(memory.live().filter(|document| selector.matches(document)).cloned().collect())
