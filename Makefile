@@ -5,7 +5,7 @@ CONFIG ?=
 RELEASE_BIN := target/release/rampart
 DEBUG_BIN := target/debug/rampart
 
-.PHONY: run build release test test-rust test-python lint fmt openapi services bench bench-inference bench-resilience bench-governance bench-audit setup help
+.PHONY: run build release test test-rust test-python lint fmt openapi services bench bench-inference bench-resilience bench-governance bench-audit bench-retrieval setup help
 
 help:
 	@echo "make run      build in release, pull the default local models, serve (CONFIG=path/to/rampart.toml optional)"
@@ -15,6 +15,7 @@ help:
 	@echo "make bench-resilience  overload shedding and failover time (see BENCHMARKS.md)"
 	@echo "make bench-governance  gateway req/s with auth, policy and audit on vs off"
 	@echo "make bench-audit  audit appends/s, proof and verify speed, policy decision latency"
+	@echo "make bench-retrieval  retrieval quality and latency against rank_bm25 and numpy (see bench/retrieval/README.md)"
 	@echo "make openapi  regenerate docs/openapi.json"
 
 setup:
@@ -67,6 +68,9 @@ bench-resilience:
 
 bench-governance: release
 	@bench/governance.sh
+
+bench-retrieval:
+	@bench/retrieval.sh
 
 bench-audit:
 	$(CARGO) run --release -p rampart-store --example audit_append_speed -- 10 256
