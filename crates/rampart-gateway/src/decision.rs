@@ -106,12 +106,7 @@ pub async fn decide_model_call(
         return Err(error.into());
     }
     if !decision.allow {
-        let reasons =
-            if decision.reasons.is_empty() { "no rule allows it".to_owned() } else { decision.reasons.join("; ") };
-        return Err(ApiError::Forbidden {
-            message: format!("policy {} denies this call: {reasons}", decision.policy_version),
-            code: "policy_denied",
-        });
+        return Err(policy_denied(&decision, "call"));
     }
     Ok(decision)
 }
@@ -144,15 +139,17 @@ pub async fn decide_memory_write(
     );
     state.audit.record(record).await?;
     state.metrics.record_policy_decision(decision.allow);
-    if decision.allow {
-        return Ok(());
-    }
+    if decision.allow { Ok(()) } else { Err(policy_denied(&decision, "memory write")) }
+}
+
+/// The 403 for a denied decision, with the policy's reasons.
+fn policy_denied(decision: &Decision, what: &str) -> ApiError {
     let reasons =
         if decision.reasons.is_empty() { "no rule allows it".to_owned() } else { decision.reasons.join("; ") };
-    Err(ApiError::Forbidden {
-        message: format!("policy {} denies this memory write: {reasons}", decision.policy_version),
+    ApiError::Forbidden {
+        message: format!("policy {} denies this {what}: {reasons}", decision.policy_version),
         code: "policy_denied",
-    })
+    }
 }
 
 /// SHA-256 (hex) of everything before the last message, serialised as JSON; `None` for a

@@ -198,4 +198,14 @@ async fn memory_passes_the_gate_and_is_managed_with_the_cli() {
     let (code, _, err) = run_cli(&["memory", "gc"], &user_env);
     assert_ne!(code, 0);
     assert!(err.contains("403"), "{err}");
+
+    // Every proposal and its outcome are on the audit record, named by what happened.
+    let (status, page) =
+        call(&rampart, reqwest::Method::GET, "/api/v1/audit?kind=memory&limit=1000", &admin, None).await;
+    assert_eq!(status, 200, "{page}");
+    let actions: Vec<&str> =
+        page["data"].as_array().unwrap().iter().filter_map(|row| row["record"]["data"]["action"].as_str()).collect();
+    for action in ["memory.propose", "memory.admitted", "memory.quarantined", "memory.rejected", "memory.gc"] {
+        assert!(actions.contains(&action), "{action} missing from {actions:?}");
+    }
 }

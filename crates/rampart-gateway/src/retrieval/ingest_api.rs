@@ -18,7 +18,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Retrieval, SESSION_HEADER, enabled as retrieval, ingest_failure, owner_for, parse_kind, parse_scope};
+use super::{
+    Retrieval, SESSION_HEADER, enabled as retrieval, expiry_after, ingest_failure, owner_for, parse_kind, parse_scope,
+};
 use crate::audit::event;
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -125,14 +127,7 @@ async fn resolve(
     let header_session = headers.get(SESSION_HEADER).and_then(|value| value.to_str().ok());
     let session = options.session.as_deref().or(header_session);
     let owner = owner_for(&caller.0, scope, session, kind)?;
-    let expires_unix_ms = match options.ttl_secs {
-        Some(0) => return Err(ApiError::invalid("ttl_secs must be at least 1", Some("ttl_secs"))),
-        Some(secs) => {
-            let millis = i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX);
-            Some(rampart_core::unix_now_millis().saturating_add(millis))
-        }
-        None => None,
-    };
+    let expires_unix_ms = expiry_after(options.ttl_secs)?;
     crate::decision::decide_memory_write(state, caller, &owner, request_id, "/ingest").await?;
     Ok(Resolved { owner, kind, expires_unix_ms })
 }

@@ -12,14 +12,14 @@ use async_trait::async_trait;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use rampart_core::{IdentityEnvelope, MemoryKind, MemoryScope, Owner, Provenance, Role};
+use rampart_core::{IdentityEnvelope, MemoryKind, MemoryScope, MemoryState, Owner, Provenance, Role};
 use rampart_guardrails::{Category, Guardrails, Severity, Stage};
 use rampart_retrieval::{GateError, GateOutcome, Proposal, Sanitizer, Screening, Writer};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::{SESSION_HEADER, curates, enabled, ingest_failure, owner_for, parse_kind, parse_scope};
+use super::{SESSION_HEADER, curates, enabled, expiry_after, ingest_failure, owner_for, parse_kind, parse_scope};
 use crate::audit::event;
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -105,17 +105,6 @@ fn writer_of(identity: &IdentityEnvelope) -> Writer {
     }
 }
 
-fn expiry(ttl_secs: Option<u64>) -> Result<Option<i64>, ApiError> {
-    match ttl_secs {
-        Some(0) => Err(ApiError::invalid("ttl_secs must be at least 1", Some("ttl_secs"))),
-        Some(secs) => {
-            let millis = i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX);
-            Ok(Some(rampart_core::unix_now_millis().saturating_add(millis)))
-        }
-        None => Ok(None),
-    }
-}
-
 #[utoipa::path(
     post,
     path = "/api/v1/memory",
@@ -168,7 +157,7 @@ pub async fn propose_memory(
         text: request.text,
         title: request.title,
         writer,
-        expires_unix_ms: expiry(request.ttl_secs)?,
+        expires_unix_ms: expiry_after(request.ttl_secs)?,
         provenance: Provenance {
             source: request.source.filter(|source| !source.trim().is_empty()),
             author: Some(caller.actor()),
@@ -179,13 +168,17 @@ pub async fn propose_memory(
     let outcome = retrieval.gate.propose(proposal).await;
     let audited = match &outcome {
         Ok(outcome) => json!({
-            "action": if outcome.stored.duplicate { "memory.duplicate" } else { "memory.admit" },
+            "action": match (outcome.stored.duplicate, outcome.state) {
+                (true, _) => "memory.duplicate",
+                (false, MemoryState::Quarantined) => "memory.quarantined",
+                (false, _) => "memory.admitted",
+            },
             "document_id": outcome.stored.document_id,
             "hash": outcome.stored.hash,
             "state": outcome.state,
             "gate": outcome.gate,
         }),
-        Err(error) => json!({ "action": "memory.reject", "hash": hash, "reason": error.to_string() }),
+        Err(error) => json!({ "action": "memory.rejected", "hash": hash, "reason": error.to_string() }),
     };
     state.audit.record(record(audited)).await?;
     let GateOutcome { stored, state: stored_state, notes, gate } = outcome.map_err(gate_error)?;

@@ -158,6 +158,18 @@ pub fn visibility_for(identity: &IdentityEnvelope, session: Option<&str>) -> Vis
     }
 }
 
+/// When an item with `ttl_secs` to live expires, from now; `ttl_secs = 0` is refused.
+fn expiry_after(ttl_secs: Option<u64>) -> Result<Option<i64>, ApiError> {
+    match ttl_secs {
+        Some(0) => Err(ApiError::invalid("ttl_secs must be at least 1", Some("ttl_secs"))),
+        Some(secs) => {
+            let millis = i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+            Ok(Some(rampart_core::unix_now_millis().saturating_add(millis)))
+        }
+        None => Ok(None),
+    }
+}
+
 pub fn parse_scope(text: &str) -> Result<MemoryScope, ApiError> {
     text.parse().map_err(|message: String| ApiError::invalid(message, Some("scope")))
 }
