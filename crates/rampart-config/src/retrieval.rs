@@ -22,6 +22,12 @@ pub struct RetrievalConfig {
     /// exact vector scan), so several gateways share one index. Unset: the embedded index.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// Seal every stored passage and heading with its tenant's data key (AES-256-GCM), the
+    /// envelope keys of `[conversations]`: its `master_key_file` or `master_key_env` wraps
+    /// them, and the key file is created on first start when missing. Search terms and
+    /// vectors stay in clear (search needs them); see docs/retrieval.md. Chunks ingested
+    /// before this was turned on stay readable as they are.
+    pub encrypt: bool,
     /// The `[[models]]` name (kind `embedding`) that embeds chunks and queries. Unset: the only
     /// embedding model, or the embedded `all-minilm-l6-v2` of the default setup. Changing it
     /// means re-ingesting: vectors of two models do not compare.
@@ -60,6 +66,7 @@ impl Default for RetrievalConfig {
             enabled: true,
             path: None,
             url: None,
+            encrypt: false,
             embedding_model: None,
             chunk_tokens: 200,
             chunk_overlap_tokens: 40,

@@ -247,3 +247,22 @@ checkpoint_interval_secs = 30
     assert!(message.contains("mode") && message.contains("maybe"), "{message}");
     assert!(error("[policy]\nreload_interval_secs = 0").contains("policy.reload_interval_secs"));
 }
+
+/// The TOML block under `heading` in a file of `docs/`, as a user would copy it.
+fn documented_toml(doc: &str, heading: &str) -> String {
+    let path = format!("{}/../../docs/{doc}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let section = &text[text.find(heading).unwrap_or_else(|| panic!("{heading} is not in {path}"))..];
+    let block = &section[section.find("```toml\n").expect("a toml block") + "```toml\n".len()..];
+    block[..block.find("```").expect("the block ends")].to_owned()
+}
+
+#[test]
+fn the_documented_encryption_at_rest_config_loads() {
+    let text = documented_toml("retrieval.md", "## Encryption at rest");
+    let config = load_from_str(&text, "docs/retrieval.md", &[]).unwrap();
+    assert!(config.retrieval.encrypt);
+    assert_eq!(config.conversations.master_key_file.as_deref(), Some(std::path::Path::new("/etc/rampart/master.key")));
+    // Off unless asked for: sealing needs a key the operator keeps.
+    assert!(!load_from_str("", "empty.toml", &[]).unwrap().retrieval.encrypt);
+}

@@ -5,12 +5,13 @@ use std::fmt;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use async_trait::async_trait;
 use base64::Engine;
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use ring::rand::{SecureRandom, SystemRandom};
 use sha2::{Digest, Sha256};
 
-use rampart_core::{ConversationStore, StoreError, WrappedDataKey, unix_now_millis};
+use rampart_core::{CipherError, ContentCipher, ConversationStore, StoreError, WrappedDataKey, unix_now_millis};
 
 use crate::ConversationError;
 
@@ -237,4 +238,51 @@ pub async fn rotate_master_key(
     }
     store.rewrap_data_keys(&rewrapped).await?;
     Ok(rewrapped.len())
+}
+
+/// First byte of content sealed by [`KeyRing`]'s [`ContentCipher`]: the layout below.
+const SEALED_CONTENT_V1: u8 = 1;
+
+fn content_aad(tenant: &str, context: &str) -> String {
+    format!("rampart-content|{tenant}|{context}")
+}
+
+fn key_error(error: ConversationError) -> CipherError {
+    CipherError::Key(error.to_string())
+}
+
+/// Content at rest under the tenant's data key, the same envelope keys that encrypt
+/// conversation logs. Layout: `1 ‖ len(key id) ‖ key id ‖ nonce ‖ ciphertext ‖ tag`, so a
+/// reader finds the data key that sealed it; the AAD binds tenant and context.
+#[async_trait]
+impl ContentCipher for KeyRing {
+    async fn seal(&self, tenant: &str, context: &str, plaintext: &[u8]) -> Result<Vec<u8>, CipherError> {
+        let (key_id, key) = self.data_key_for(tenant).await.map_err(key_error)?;
+        let id_len = u8::try_from(key_id.len()).map_err(|_| CipherError::Crypto("data key id too long".into()))?;
+        let (nonce, sealed) = seal(&key, &content_aad(tenant, context), plaintext).map_err(key_error)?;
+        let mut out = Vec::with_capacity(2 + key_id.len() + nonce.len() + sealed.len());
+        out.push(SEALED_CONTENT_V1);
+        out.push(id_len);
+        out.extend_from_slice(key_id.as_bytes());
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&sealed);
+        Ok(out)
+    }
+
+    async fn open(&self, tenant: &str, context: &str, sealed: &[u8]) -> Result<Vec<u8>, CipherError> {
+        let tampered = || CipherError::Tampered { context: context.to_owned() };
+        let [version, id_len, rest @ ..] = sealed else { return Err(tampered()) };
+        if *version != SEALED_CONTENT_V1 || rest.len() < usize::from(*id_len) + NONCE_BYTES {
+            return Err(tampered());
+        }
+        let (key_id, rest) = rest.split_at(usize::from(*id_len));
+        let key_id = std::str::from_utf8(key_id).map_err(|_| tampered())?;
+        let (nonce, ciphertext) = rest.split_at(NONCE_BYTES);
+        let key = self.data_key(tenant, key_id).await.map_err(key_error)?;
+        open(&key, &content_aad(tenant, context), nonce, ciphertext).ok_or_else(tampered)
+    }
+
+    fn key_id(&self) -> String {
+        self.master_id()
+    }
 }

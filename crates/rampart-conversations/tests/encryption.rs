@@ -146,3 +146,36 @@ fn master_keys_parse_hex_or_base64_and_never_print() {
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
     }
 }
+
+#[tokio::test]
+async fn content_seals_bind_tenant_and_context_and_survive_rotation() {
+    use rampart_conversations::KeyRing;
+    use rampart_core::{CipherError, ContentCipher};
+    let (store, _dir, _path) = store().await;
+    let ring = KeyRing::new(key(1), store.clone());
+    let sealed = ring.seal("acme", "doc:0", MARKER.as_bytes()).await.unwrap();
+    assert!(!sealed.windows(MARKER.len()).any(|window| window == MARKER.as_bytes()));
+    assert_eq!(ring.open("acme", "doc:0", &sealed).await.unwrap(), MARKER.as_bytes());
+    // Two seals of the same text differ (fresh nonce), both open.
+    let again = ring.seal("acme", "doc:0", MARKER.as_bytes()).await.unwrap();
+    assert_ne!(sealed, again);
+
+    // Moved to another row or tenant, truncated or altered: refused, never garbage.
+    ring.seal("globex", "other", b"x").await.unwrap();
+    for (tenant, context) in [("acme", "doc:1"), ("globex", "doc:0")] {
+        let error = ring.open(tenant, context, &sealed).await.unwrap_err();
+        assert!(matches!(error, CipherError::Tampered { .. } | CipherError::Key(_)), "{tenant}/{context}: {error}");
+    }
+    let mut altered = sealed.clone();
+    let last = altered.len() - 1;
+    altered[last] ^= 1;
+    for bad in [&altered[..], &sealed[..10], &[][..]] {
+        assert!(matches!(ring.open("acme", "doc:0", bad).await, Err(CipherError::Tampered { .. })));
+    }
+
+    // A wrong master key names the problem; after rotation the new one opens old seals.
+    let error = KeyRing::new(key(2), store.clone()).open("acme", "doc:0", &sealed).await.unwrap_err();
+    assert!(error.to_string().contains("master key"), "{error}");
+    rotate_master_key(store.as_ref(), &key(1), &key(3)).await.unwrap();
+    assert_eq!(KeyRing::new(key(3), store.clone()).open("acme", "doc:0", &sealed).await.unwrap(), MARKER.as_bytes());
+}

@@ -8,6 +8,7 @@
 //! - [`ConversationStore`]: encrypted conversation history with retention and erasure.
 //! - [`AuditLog`]: the append-only, hash-chained record of every decision.
 //! - [`RetrievalIndex`]: documents and memory items, searched by words and by meaning.
+//! - [`ContentCipher`]: content sealed at rest under a per-tenant key.
 //! - [`LimitLedger`]: rate-limit and budget counters, reserved and settled atomically.
 //!
 //! This crate performs no I/O of its own and must never depend on a concrete engine: engines
@@ -15,6 +16,7 @@
 
 pub mod audit;
 pub mod backend;
+pub mod cipher;
 pub mod conversations;
 pub mod identity;
 pub mod keys;
@@ -27,6 +29,7 @@ pub mod usage;
 
 pub use audit::*;
 pub use backend::*;
+pub use cipher::*;
 pub use conversations::*;
 pub use identity::*;
 pub use keys::*;

@@ -217,6 +217,11 @@ pub struct ChunkRecord {
     /// Unit length (the index checks the dimension per partition).
     #[serde(skip)]
     pub embedding: Vec<f32>,
+    /// `heading` and `text` sealed at rest (see `rampart_retrieval::SealedIndex`). When set on
+    /// insert, an engine indexes `heading` and `text` for search but stores only these bytes;
+    /// reads then hand them back with `heading` and `text` empty, for the sealing layer to open.
+    #[serde(skip)]
+    pub sealed: Option<Vec<u8>>,
 }
 
 impl ChunkRecord {

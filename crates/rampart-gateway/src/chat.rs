@@ -149,7 +149,9 @@ async fn handle(
     // cache, so the key covers the sources the model will see.
     if let Some(options) = rag {
         let caller = record.caller().clone();
-        let citations = crate::retrieval::rag::augment(state, &caller, headers, &mut request, options).await?;
+        let request_id = record.request_id().to_owned();
+        let citations =
+            crate::retrieval::rag::augment(state, &caller, &request_id, headers, &mut request, options).await?;
         record.citations = Some(crate::retrieval::rag::citations_value(&citations));
     }
     if state.conversations.is_some() {

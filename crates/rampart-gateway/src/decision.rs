@@ -120,26 +120,51 @@ pub async fn decide_memory_write(
     request_id: &str,
     endpoint: &'static str,
 ) -> Result<(), ApiError> {
-    let identity = &caller.0;
     let tenant = (owner.scope != rampart_core::MemoryScope::Global).then_some(owner.tenant.as_str());
-    let input = PolicyInput::memory_write(identity, owner.scope, tenant).with_resource_field("endpoint", endpoint);
-    let decision = state.policy.decide(&input);
-    let record = event(
-        "decision",
-        Some(identity.tenant_id.clone()),
-        Some(caller.actor()),
-        Some(request_id.to_owned()),
-        json!({
-            "action": "memory.write",
-            "endpoint": endpoint,
-            "scope": owner.scope,
-            "tenant_id": tenant,
-            "policy": { "version": decision.policy_version, "allow": decision.allow, "reasons": decision.reasons },
-        }),
-    );
+    let input = PolicyInput::memory_write(&caller.0, owner.scope, tenant).with_resource_field("endpoint", endpoint);
+    let facts = json!({"action": "memory.write", "endpoint": endpoint, "scope": owner.scope, "tenant_id": tenant});
+    decide_and_record(state, caller, request_id, &input, facts, "memory write").await
+}
+
+/// The collection name retrieval decisions carry: one per tenant, its documents and memory.
+pub const RETRIEVAL_COLLECTION: &str = "documents";
+
+/// Decides a search of the caller's own tenant (`/query`, retrieval in chat) and records the
+/// decision, before anything is searched. `Err` when policy denies (403) or the record fails
+/// (503).
+pub async fn decide_retrieval(
+    state: &AppState,
+    caller: &Caller,
+    request_id: &str,
+    endpoint: &'static str,
+) -> Result<(), ApiError> {
+    let tenant = caller.0.tenant_id.as_str();
+    let input =
+        PolicyInput::retrieval(&caller.0, RETRIEVAL_COLLECTION, tenant, None).with_resource_field("endpoint", endpoint);
+    let facts =
+        json!({"action": "retrieval", "endpoint": endpoint, "collection": RETRIEVAL_COLLECTION, "tenant_id": tenant});
+    decide_and_record(state, caller, request_id, &input, facts, "retrieval").await
+}
+
+/// Evaluates `input`, writes the decision to the audit log (with `facts` and the policy's
+/// verdict) and counts it; an unrecorded decision is not carried out.
+async fn decide_and_record(
+    state: &AppState,
+    caller: &Caller,
+    request_id: &str,
+    input: &PolicyInput,
+    mut facts: serde_json::Value,
+    what: &str,
+) -> Result<(), ApiError> {
+    let identity = &caller.0;
+    let decision = state.policy.decide(input);
+    facts["policy"] =
+        json!({ "version": decision.policy_version, "allow": decision.allow, "reasons": decision.reasons });
+    let record =
+        event("decision", Some(identity.tenant_id.clone()), Some(caller.actor()), Some(request_id.to_owned()), facts);
     state.audit.record(record).await?;
     state.metrics.record_policy_decision(decision.allow);
-    if decision.allow { Ok(()) } else { Err(policy_denied(&decision, "memory write")) }
+    if decision.allow { Ok(()) } else { Err(policy_denied(&decision, what)) }
 }
 
 /// The 403 for a denied decision, with the policy's reasons.

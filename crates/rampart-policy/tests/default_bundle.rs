@@ -93,7 +93,8 @@ fn roles_and_actions() {
             "default deny: no rule allows roles [operator] to perform audit.read",
         ),
         (PolicyInput::admin_write(&identity(&[Operator]), "models", None), false, "default deny"),
-        (retrieval(&[Operator], "t1"), false, "default deny"),
+        (retrieval(&[Operator], "t1"), true, "role operator may retrieve from its own tenant"),
+        (retrieval(&[Operator], "t2"), false, "tenant isolation"),
         // user: models, retrieval and memory in its own tenant
         (model(&[User]), true, "role user may call models"),
         (retrieval(&[User], "t1"), true, "role user may retrieve"),
@@ -127,7 +128,9 @@ fn roles_and_actions() {
             false,
             "role agent may write memory only in scopes session, user",
         ),
-        (PolicyInput::retrieval(&agent(), "docs", "t1", None), false, "default deny"),
+        (PolicyInput::retrieval(&agent(), "docs", "t1", None), true, "role agent may retrieve from its own tenant"),
+        (PolicyInput::retrieval(&agent(), "docs", "t2", None), false, "tenant isolation"),
+        (retrieval(&[Auditor], "t1"), false, "default deny"),
         // auditor: reads audit and admin state, calls no models
         (PolicyInput::audit_read(&identity(&[Auditor]), Some("t2")), true, "role auditor may read the audit log"),
         (admin_read(&[Auditor], "logs", Some("t2")), true, "role auditor may read"),

@@ -110,6 +110,7 @@ fn documents(chunks: &[Value], vectors: &[Vec<f32>], copy: usize, noise: f32) ->
             heading: serde_json::from_value(chunk["heading"].clone()).unwrap(),
             text: chunk["text"].as_str().unwrap().to_owned(),
             embedding,
+            sealed: None,
         };
         match by_doc.last_mut() {
             Some((id, records)) if *id == doc_id => records.push(record),

@@ -191,6 +191,7 @@ impl Ingestor {
                     heading: chunk.heading.clone(),
                     text: chunk.text.clone(),
                     embedding,
+                    sealed: None,
                 });
             }
         }

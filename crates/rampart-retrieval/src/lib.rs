@@ -5,6 +5,8 @@
 //!   graph per tenant, under the data directory.
 //! - [`PostgresIndex`]: the scale-out engine, full-text search and an exact vector scan in
 //!   PostgreSQL, shared by several gateway replicas.
+//! - [`SealedIndex`]: passages encrypted at rest over either engine, under each tenant's
+//!   data key.
 //! - [`Retriever`]: hybrid search — BM25 and vectors over the same visibility, fused by
 //!   reciprocal rank ([`fusion`]), with an optional [`Reranker`].
 //! - [`Ingestor`]: the ingest pipeline (hash, parse and chunk with `rampart-ingest`, embed,
@@ -21,6 +23,7 @@ pub mod gate;
 pub mod ingest;
 pub mod postgres;
 pub mod retriever;
+pub mod sealed;
 
 pub use embedded::EmbeddedIndex;
 pub use fusion::{FusedHit, FusionWeights, RankedScore, fuse};
@@ -35,3 +38,4 @@ pub use retriever::{
     BackendEmbedder, Embedder, MAX_RESULTS, Reranker, RetrievalError, Retrieved, Retriever, SearchMode, SearchRequest,
     normalise,
 };
+pub use sealed::SealedIndex;

@@ -63,6 +63,8 @@ const SCHEMA: &[&str] = &[
     )",
     "CREATE INDEX IF NOT EXISTS rampart_retrieval_chunks_document ON rampart_retrieval_chunks (tenant, document_id)",
     "CREATE INDEX IF NOT EXISTS rampart_retrieval_chunks_search ON rampart_retrieval_chunks USING GIN (search)",
+    // Heading and text sealed at rest; `heading` and `text` are then stored empty.
+    "ALTER TABLE rampart_retrieval_chunks ADD COLUMN IF NOT EXISTS sealed BYTEA",
     "CREATE TABLE IF NOT EXISTS rampart_retrieval_dimensions (
         tenant TEXT PRIMARY KEY,
         dimension INTEGER NOT NULL
@@ -202,6 +204,7 @@ fn read_chunk(row: &PgRow, hash: &str) -> Result<ChunkRecord, IndexError> {
             .map_err(|error| IndexError::Corrupt(format!("a stored chunk heading: {error}")))?,
         text: row.try_get("text").map_err(unavailable)?,
         embedding: Vec::new(),
+        sealed: row.try_get("sealed").map_err(unavailable)?,
     })
 }
 
@@ -292,19 +295,26 @@ impl RetrievalIndex for PostgresIndex {
             for chunk in &new.chunks {
                 let heading = serde_json::to_value(&chunk.heading)
                     .map_err(|error| IndexError::Invalid(format!("a chunk heading: {error}")))?;
+                // Sealed: the passage is searchable through `search` and stored only sealed.
+                let (stored_heading, stored_text) = match &chunk.sealed {
+                    Some(_) => (serde_json::json!([]), ""),
+                    None => (heading, chunk.text.as_str()),
+                };
                 sqlx::query(
                     "INSERT INTO rampart_retrieval_chunks
-                        (tenant, chunk_id, document_id, chunk_index, heading, text, search, embedding)
-                     VALUES ($1, $2, $3, $4, $5, $6, to_tsvector('english', $7 || ' ' || $6), $8)",
+                        (tenant, chunk_id, document_id, chunk_index, heading, text, search, embedding, sealed)
+                     VALUES ($1, $2, $3, $4, $5, $6, to_tsvector('english', $7 || ' ' || $8), $9, $10)",
                 )
                 .bind(tenant)
                 .bind(&chunk.id)
                 .bind(&document.id)
                 .bind(chunk.index as i32)
-                .bind(heading)
-                .bind(&chunk.text)
+                .bind(stored_heading)
+                .bind(stored_text)
                 .bind(chunk.heading.join(" "))
+                .bind(&chunk.text)
                 .bind(&chunk.embedding)
+                .bind(chunk.sealed.as_deref())
                 .execute(&mut *transaction)
                 .await
                 .map_err(unavailable)?;
@@ -382,7 +392,7 @@ impl RetrievalIndex for PostgresIndex {
             return Ok(Vec::new());
         }
         let mut sql = QueryBuilder::<Postgres>::new(
-            "SELECT c.chunk_id, c.chunk_index, c.heading, c.text, d.record
+            "SELECT c.chunk_id, c.chunk_index, c.heading, c.text, c.sealed, d.record
              FROM rampart_retrieval_chunks c
              JOIN rampart_retrieval_documents d ON d.tenant = c.tenant AND d.id = c.document_id
              WHERE c.chunk_id = ANY(",
@@ -402,7 +412,7 @@ impl RetrievalIndex for PostgresIndex {
 
     async fn document_chunks(&self, tenant: &str, document_id: &str) -> Result<Vec<ChunkRecord>, IndexError> {
         let rows = sqlx::query(
-            "SELECT c.chunk_id, c.chunk_index, c.heading, c.text, d.hash
+            "SELECT c.chunk_id, c.chunk_index, c.heading, c.text, c.sealed, d.hash
              FROM rampart_retrieval_chunks c
              JOIN rampart_retrieval_documents d ON d.tenant = c.tenant AND d.id = c.document_id
              WHERE c.tenant = $1 AND c.document_id = $2

@@ -13,9 +13,8 @@ use rampart_core::{
     DocumentSelector, GLOBAL_TENANT, IndexError, InsertOutcome, MemoryKind, MemoryState, Owner, RetrievalIndex,
     Visibility,
 };
-use rampart_retrieval::{EmbeddedIndex, PostgresIndex};
-use sqlx::Connection;
-use support::{document, hashed_vector};
+use rampart_retrieval::{EmbeddedIndex, PostgresIndex, SealedIndex};
+use support::{PostgresSchema, document, hashed_vector};
 
 const NOW: i64 = 10_000;
 
@@ -242,61 +241,27 @@ suite!(embedded, async {
     (Arc::new(index) as Arc<dyn RetrievalIndex>, Box::new(dir) as Box<dyn std::any::Any + Send>)
 });
 
+// The same suite through the encryption-at-rest layer: sealing must change nothing a caller
+// sees (tests/sealed.rs checks that nothing readable is stored).
+suite!(embedded_sealed, async {
+    let dir = tempfile::tempdir().unwrap();
+    let (cipher, keys) = support::key_ring().await;
+    let index = SealedIndex::new(Arc::new(EmbeddedIndex::open(dir.path()).unwrap()), cipher);
+    (Arc::new(index) as Arc<dyn RetrievalIndex>, Box::new((dir, keys)) as Box<dyn std::any::Any + Send>)
+});
+
+suite!(postgres_sealed, async {
+    let schema = PostgresSchema::create().await;
+    let (cipher, keys) = support::key_ring().await;
+    let index = SealedIndex::new(Arc::new(PostgresIndex::open(&schema.url()).await.unwrap()), cipher);
+    (Arc::new(index) as Arc<dyn RetrievalIndex>, Box::new((schema, keys)) as Box<dyn std::any::Any + Send>)
+});
+
 suite!(postgres, async {
     let schema = PostgresSchema::create().await;
     let index = PostgresIndex::open(&schema.url()).await.unwrap();
     (Arc::new(index) as Arc<dyn RetrievalIndex>, Box::new(schema) as Box<dyn std::any::Any + Send>)
 });
-
-/// A schema of its own per test, dropped when the test ends.
-struct PostgresSchema {
-    admin_url: String,
-    name: String,
-}
-
-impl PostgresSchema {
-    async fn create() -> PostgresSchema {
-        let admin_url = std::env::var("RAMPART_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-        let name = format!("rampart_retrieval_test_{:016x}", fastrand::u64(..));
-        let mut admin = Self::connect(&admin_url).await;
-        sqlx::query(&format!("CREATE SCHEMA {name}")).execute(&mut admin).await.unwrap();
-        PostgresSchema { admin_url, name }
-    }
-
-    async fn connect(admin_url: &str) -> sqlx::PgConnection {
-        match tokio::time::timeout(std::time::Duration::from_secs(10), sqlx::PgConnection::connect(admin_url)).await {
-            Ok(Ok(connection)) => connection,
-            Ok(Err(error)) => panic!(
-                "PostgreSQL at {admin_url} is required by the retrieval conformance suite \
-                 (set RAMPART_TEST_POSTGRES_URL to use another): {error}"
-            ),
-            Err(_) => panic!("PostgreSQL at {admin_url} did not answer within 10 s"),
-        }
-    }
-
-    fn url(&self) -> String {
-        let separator = if self.admin_url.contains('?') { '&' } else { '?' };
-        format!("{}{separator}options=-c%20search_path%3D{}", self.admin_url, self.name)
-    }
-}
-
-impl Drop for PostgresSchema {
-    fn drop(&mut self) {
-        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
-        // Drop runs inside the test's runtime, which cannot block on itself: a thread of its own.
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            runtime.block_on(async {
-                let mut admin = PostgresSchema::connect(&admin_url).await;
-                sqlx::query(&format!("DROP SCHEMA {name} CASCADE")).execute(&mut admin).await
-            })
-        });
-        if let Ok(Err(error)) = dropped.join() {
-            eprintln!("could not drop test schema: {error}");
-        }
-    }
-}
 
 /// Writes are durable: a reopened index holds what was acknowledged, vectors included.
 #[tokio::test]

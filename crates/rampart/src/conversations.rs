@@ -294,6 +294,22 @@ async fn purge(config: &Config, store: &Arc<dyn Store>, audit: bool, args: Purge
     }
 }
 
+/// The master key a server seals with (conversation logs, `[retrieval] encrypt`): created on
+/// first start, and checked against the data keys already stored, so a wrong key stops
+/// start-up with both key ids instead of failing on the first read.
+pub async fn serving_master_key(config: &Config, store: &Arc<dyn Store>) -> Result<MasterKey, CliError> {
+    let key = master_key(config, true)?;
+    if let Some(stored) =
+        store.data_keys(None).await.map_err(failed)?.into_iter().find(|stored| stored.master_key_id != key.id())
+    {
+        return Err(failed(rampart_conversations::ConversationError::WrongMasterKey {
+            expected_id: stored.master_key_id,
+            got_id: key.id(),
+        }));
+    }
+    Ok(key)
+}
+
 /// The conversation recorder for `serve` when `[conversations] enabled`, with its purge job.
 /// A master key that does not match the stored data keys stops start-up with the key ids.
 pub async fn start_recording(
@@ -304,15 +320,7 @@ pub async fn start_recording(
     if !config.conversations.enabled {
         return Ok(None);
     }
-    let key = master_key(config, true)?;
-    if let Some(stored) =
-        store.data_keys(None).await.map_err(failed)?.into_iter().find(|stored| stored.master_key_id != key.id())
-    {
-        return Err(failed(rampart_conversations::ConversationError::WrongMasterKey {
-            expected_id: stored.master_key_id,
-            got_id: key.id(),
-        }));
-    }
+    let key = serving_master_key(config, store).await?;
     tracing::info!(master_key = %key.id(), retention_days = config.conversations.retention_days, "conversation history on, encrypted");
     let log = Arc::new(ConversationLog::new(key, store.clone()));
     let interval = std::time::Duration::from_secs(config.conversations.purge_interval_secs.max(1));

@@ -5,11 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rampart_config::Config;
+use rampart_conversations::KeyRing;
+use rampart_core::Store;
 use rampart_gateway::{GuardrailsSanitizer, Retrieval, RouterEmbedder};
 use rampart_guardrails::Guardrails;
 use rampart_ingest::{ChunkerConfig, ParseLimits};
 use rampart_retrieval::{
     EmbeddedIndex, FusionWeights, GateSettings, IngestSettings, Ingestor, MemoryGate, PostgresIndex, Retriever,
+    SealedIndex,
 };
 
 use crate::CliError;
@@ -19,6 +22,7 @@ use crate::CliError;
 /// and with the built-in detectors when they are off: memory is screened either way.
 pub async fn start(
     config: &Config,
+    store: &Arc<dyn Store>,
     router: &rampart_gateway::ModelRouter,
     guardrails: Option<Arc<Guardrails>>,
 ) -> Result<Option<Arc<Retrieval>>, CliError> {
@@ -35,7 +39,7 @@ pub async fn start(
     };
     let timeout = Duration::from_secs(config.server.request_timeout_secs);
     let embedder = Arc::new(RouterEmbedder::new(router.clone(), model, timeout).map_err(CliError::failed)?);
-    let (index, location): (Arc<dyn rampart_core::RetrievalIndex>, String) = match &settings.url {
+    let (engine, location): (Arc<dyn rampart_core::RetrievalIndex>, String) = match &settings.url {
         Some(url) => {
             let location = rampart_core::redact_url_password(url);
             let index = PostgresIndex::open(url)
@@ -50,6 +54,15 @@ pub async fn start(
             })?;
             (Arc::new(index), path.display().to_string())
         }
+    };
+    // Every engine sits behind the sealing layer: with `encrypt` it seals, without it it
+    // refuses chunks sealed earlier rather than serving them as empty text.
+    let index: Arc<dyn rampart_core::RetrievalIndex> = if settings.encrypt {
+        let key = crate::conversations::serving_master_key(config, store).await?;
+        tracing::info!(master_key = %key.id(), "passages encrypted at rest");
+        Arc::new(SealedIndex::new(engine, Arc::new(KeyRing::new(key, store.clone()))))
+    } else {
+        Arc::new(SealedIndex::plain(engine))
     };
     let ingest = IngestSettings {
         chunker: ChunkerConfig { max_tokens: settings.chunk_tokens, overlap_tokens: settings.chunk_overlap_tokens },

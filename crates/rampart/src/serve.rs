@@ -70,7 +70,7 @@ pub async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result<(), Cl
     let observability = crate::observability::start(&config)?;
     let conversations =
         crate::conversations::start_recording(&config, &store, observability.guardrails.clone()).await?;
-    let retrieval = crate::retrieval::start(&config, &router, observability.guardrails.clone()).await?;
+    let retrieval = crate::retrieval::start(&config, &store, &router, observability.guardrails.clone()).await?;
     let state = Arc::new(AppState {
         retrieval,
         tracer: Arc::new(observability.telemetry.tracer()),

@@ -33,20 +33,37 @@ async fn post(rampart: &Rampart, tenant: &str, path: &str, body: Value) -> (u16,
     (status, response.json().await.unwrap())
 }
 
-/// A gateway serving the embedded MiniLM as its only model.
-async fn start() -> Rampart {
+/// A gateway serving the embedded MiniLM as its only model, with `retrieval` as its
+/// `[retrieval]` section.
+async fn start(retrieval: &str) -> Rampart {
     let dir = minilm().await;
     let config = format!(
         "[server]\nlisten = \"127.0.0.1:0\"\n[[backends]]\nname = \"local\"\nkind = \"embedded\"\npath = \"{}\"\n\
-         [[models]]\nname = \"all-minilm-l6-v2\"\nbackend = \"local\"\nkind = \"embedding\"\n",
+         [[models]]\nname = \"all-minilm-l6-v2\"\nbackend = \"local\"\nkind = \"embedding\"\n\
+         [retrieval]\n{retrieval}\n",
         dir.display()
     );
     Rampart::start(&config).await
 }
 
+/// Every byte of every file under `dir`.
+fn bytes_under(dir: &std::path::Path) -> Vec<u8> {
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            all.extend(bytes_under(&path));
+        } else {
+            all.extend(std::fs::read(&path).unwrap());
+        }
+    }
+    all
+}
+
 #[tokio::test]
 async fn documents_are_ingested_searched_with_citations_and_kept_inside_their_tenant() {
-    let rampart = start().await;
+    // Encrypted at rest: everything below must read the same as in clear.
+    let rampart = start("encrypt = true").await;
     let runbook = "# Backups\n\nThe nightly backup job runs at 02:00 and keeps thirty copies.\n\n\
                    # Keys\n\nRotate the signing keys every ninety days with the key tool.\n";
     let documents = json!({"documents": [
@@ -86,6 +103,17 @@ async fn documents_are_ingested_searched_with_citations_and_kept_inside_their_te
     let (status, error) = post(&rampart, "acme", "/query", json!({"query": "  "})).await;
     assert_eq!(status, 400, "{error}");
     assert!(error["error"]["message"].as_str().is_some(), "{error}");
+
+    // The passage is on disk only sealed, under a master key the server created for itself.
+    let data_dir = rampart.dir.path();
+    assert!(data_dir.join("conversations-master.key").exists());
+    let index = bytes_under(&data_dir.join("index"));
+    assert!(!index.is_empty());
+    // The passage's first word: stored in clear it is on disk verbatim (the compressed store
+    // keeps a block's first words literal; crates/rampart-retrieval/tests/sealed.rs holds the
+    // control), and the term index has only the lower-cased stem.
+    let phrase = b"Rotate";
+    assert!(!index.windows(phrase.len()).any(|window| window == phrase), "a passage is on disk in clear");
 }
 
 /// Calls with a bearer key.
@@ -112,7 +140,7 @@ async fn texts_found(rampart: &Rampart, key: &str, query: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn memory_passes_the_gate_and_is_managed_with_the_cli() {
-    let rampart = start().await;
+    let rampart = start("encrypt = false").await;
     let config = rampart.config_path.to_str().unwrap().to_owned();
     let (code, out, err) =
         run_cli(&["--config", &config, "keys", "create", "--tenant", "acme", "--role", "admin", "--json"], &[]);
@@ -208,4 +236,27 @@ async fn memory_passes_the_gate_and_is_managed_with_the_cli() {
     for action in ["memory.propose", "memory.admitted", "memory.quarantined", "memory.rejected", "memory.gc"] {
         assert!(actions.contains(&action), "{action} missing from {actions:?}");
     }
+
+    // Every search is a policy decision on that record; an auditor reads the record, not the
+    // tenant's documents.
+    let body = json!({ "tenant": "acme", "roles": ["auditor"], "name": "acme-auditor" });
+    let (status, created) = call(&rampart, reqwest::Method::POST, "/api/v1/keys", &admin, Some(body)).await;
+    assert_eq!(status, 201, "{created}");
+    let auditor = created["key"].as_str().unwrap();
+    let (status, denied) =
+        call(&rampart, reqwest::Method::POST, "/query", auditor, Some(json!({"query": "metric units"}))).await;
+    assert_eq!((status, denied["error"]["code"].as_str()), (403, Some("policy_denied")), "{denied}");
+    let (status, page) =
+        call(&rampart, reqwest::Method::GET, "/api/v1/audit?kind=decision&limit=1000", &admin, None).await;
+    assert_eq!(status, 200, "{page}");
+    let retrievals: Vec<(bool, &str)> = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| &row["record"]["data"])
+        .filter(|data| data["action"] == "retrieval")
+        .map(|data| (data["policy"]["allow"].as_bool().unwrap(), data["endpoint"].as_str().unwrap()))
+        .collect();
+    assert!(retrievals.contains(&(true, "/query")), "{retrievals:?}");
+    assert!(retrievals.contains(&(false, "/query")), "{retrievals:?}");
 }

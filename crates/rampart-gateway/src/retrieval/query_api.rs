@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 use super::{SESSION_HEADER, api_error, enabled as retrieval, parse_kind, visibility_for};
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::middleware::RequestId;
 use crate::state::AppState;
 
 /// Texts one `/embed` call may carry.
@@ -118,10 +119,11 @@ async fn read<T: serde::de::DeserializeOwned>(
 pub async fn query(
     State(state): State<Arc<AppState>>,
     Extension(caller): Extension<Caller>,
+    Extension(request_id): Extension<RequestId>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    match handle_query(&state, &caller, &headers, body).await {
+    match handle_query(&state, &caller, &request_id.0, &headers, body).await {
         Ok(response) => Json(response).into_response(),
         Err(error) => error.into_response(),
     }
@@ -130,11 +132,13 @@ pub async fn query(
 async fn handle_query(
     state: &AppState,
     caller: &Caller,
+    request_id: &str,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<QueryResponse, ApiError> {
     let retrieval = retrieval(state)?;
     let request: QueryRequest = read(state, headers, body).await?;
+    crate::decision::decide_retrieval(state, caller, request_id, "/query").await?;
     let limit = request.top_k.unwrap_or(retrieval.settings.top_k);
     if limit == 0 || limit > MAX_RESULTS {
         return Err(ApiError::invalid(format!("top_k must be between 1 and {MAX_RESULTS}"), Some("top_k")));

@@ -85,11 +85,13 @@ fn last_question(request: &ChatCompletionRequest) -> Option<String> {
 pub async fn augment(
     state: &AppState,
     caller: &Caller,
+    request_id: &str,
     headers: &HeaderMap,
     request: &mut ChatCompletionRequest,
     options: RagOptions,
 ) -> Result<Vec<Citation>, ApiError> {
     let retrieval = enabled(state)?;
+    crate::decision::decide_retrieval(state, caller, request_id, "chat.completions").await?;
     let question = options.query.clone().or_else(|| last_question(request)).ok_or_else(|| {
         ApiError::invalid("retrieval needs a user message with text, or rampart.rag.query", Some("messages"))
     })?;

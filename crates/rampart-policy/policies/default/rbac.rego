@@ -1,10 +1,12 @@
 # Role-based access (seed 001 §2.3) and tenant isolation (seed 000), per action.
 #
 #   admin     every action, every tenant
-#   operator  model.call; admin.read of its own tenant, except API keys; memory.write (tenant)
-#             in its tenant: operators curate the tenant's documents and knowledge
+#   operator  model.call; admin.read of its own tenant, except API keys; retrieval and
+#             memory.write (tenant) in its tenant: operators curate the tenant's documents
+#             and knowledge
 #   user      model.call; retrieval and memory.write (tenant, user, session scope) in its tenant
-#   agent     model.call; tool.call up to its tool tier; memory.write (user, session) in its tenant
+#   agent     model.call; tool.call up to its tool tier; retrieval and memory.write (user,
+#             session) in its tenant
 #   auditor   audit.read and admin.read of every tenant; nothing else, no model calls
 package rampart
 
@@ -24,13 +26,19 @@ model_call_grants contains grant if {
 
 retrieval_grants contains "role admin may retrieve from every tenant" if "admin" in input.identity.roles
 
-retrieval_grants contains "role user may retrieve from its own tenant" if {
-	"user" in input.identity.roles
+# Users search their tenant's documents; operators, who curate them, and agents, who read the
+# memory they work with, do too. Auditors read the record of what happened, not the content.
+tenant_readers := {"user", "operator", "agent"}
+
+retrieval_grants contains sprintf("role %s may retrieve from its own tenant", [role]) if {
+	some role in tenant_readers
+	role in input.identity.roles
 	same_tenant(input.resource.tenant_id)
 }
 
-retrieval_refusals contains tenant_isolation_reason("user", "collection", "collection") if {
-	"user" in input.identity.roles
+retrieval_refusals contains tenant_isolation_reason(role, "collection", "collection") if {
+	some role in tenant_readers
+	role in input.identity.roles
 	not same_tenant(input.resource.tenant_id)
 }
 

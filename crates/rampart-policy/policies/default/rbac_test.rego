@@ -54,11 +54,20 @@ test_operator_curates_tenant_memory_only if {
 	denied(request(["operator"], "memory.write", memory("global", null)), "only role admin may write global memory")
 }
 
-test_operator_may_not_read_audit_write_admin_or_retrieve if {
+test_operator_may_not_read_audit_write_admin_or_call_tools if {
 	denied(request(["operator"], "audit.read", {}), "default deny")
 	denied(request(["operator"], "admin.write", {"kind": "models"}), "default deny")
-	denied(request(["operator"], "retrieval", collection("t1", null)), "default deny")
 	denied(request(["operator"], "tool.call", tool(0)), "default deny")
+}
+
+test_operator_and_agent_retrieve_in_own_tenant_only if {
+	every role in ["operator", "agent"] {
+		allowed(request([role], "retrieval", collection("t1", null)))
+		denied(
+			request([role], "retrieval", collection("t2", null)),
+			sprintf("tenant isolation: collection docs belongs to tenant t2; role %s acts only in tenant t1", [role]),
+		)
+	}
 }
 
 # --- user
@@ -128,8 +137,7 @@ test_agent_writes_session_and_user_memory_in_own_tenant if {
 	denied(request(["agent"], "memory.write", memory("session", "t2")), "tenant isolation")
 }
 
-test_agent_may_not_retrieve_or_administer if {
-	denied(request(["agent"], "retrieval", collection("t1", null)), "default deny")
+test_agent_may_not_administer if {
 	denied(request(["agent"], "admin.read", {}), "default deny")
 }
 

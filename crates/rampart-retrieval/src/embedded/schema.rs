@@ -48,6 +48,8 @@ pub struct Fields {
     pub vector: Field,
     /// The `DocumentRecord` as JSON.
     pub record: Field,
+    /// Heading and text sealed at rest; `text` and `heading` are then stored empty.
+    pub sealed: Field,
 }
 
 impl Fields {
@@ -67,6 +69,7 @@ impl Fields {
             ordinal: builder.add_u64_field("ordinal", INDEXED | STORED),
             vector: builder.add_bytes_field("vector", STORED),
             record: builder.add_text_field("record", STORED),
+            sealed: builder.add_bytes_field("sealed", STORED),
         };
         (builder.build(), fields)
     }
@@ -89,16 +92,28 @@ impl Fields {
             format!("{}\n{}", chunk.heading.join(" / "), chunk.text)
         };
         let vector: Vec<u8> = chunk.embedding.iter().flat_map(|value| value.to_le_bytes()).collect();
-        doc!(
+        let mut row = doc!(
             self.row => ROW_CHUNK,
             self.document_id => document_id,
             self.chunk_id => chunk.id.as_str(),
             self.body => body,
-            self.text => chunk.text.as_str(),
-            self.heading => heading,
             self.ordinal => u64::from(chunk.index),
             self.vector => vector,
-        )
+        );
+        // Sealed: the body above is indexed (words and counts, not stored); the passage
+        // itself is kept only inside the seal.
+        match &chunk.sealed {
+            Some(sealed) => {
+                row.add_text(self.text, "");
+                row.add_text(self.heading, "[]");
+                row.add_bytes(self.sealed, sealed.as_slice());
+            }
+            None => {
+                row.add_text(self.text, chunk.text.as_str());
+                row.add_text(self.heading, heading);
+            }
+        }
+        row
     }
 
     fn string(&self, row: &TantivyDocument, field: Field, name: &str) -> Result<String, IndexError> {
@@ -142,6 +157,7 @@ impl Fields {
                 heading,
                 text: self.string(row, self.text, "text")?,
                 embedding,
+                sealed: row.get_first(self.sealed).and_then(|value| value.as_bytes()).map(<[u8]>::to_vec),
             },
         ))
     }
