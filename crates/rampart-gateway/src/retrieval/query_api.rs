@@ -113,7 +113,8 @@ async fn read<T: serde::de::DeserializeOwned>(
     responses(
         (status = 200, description = "Chunks the caller may read, best first, with citations", body = QueryResponse),
         (status = 400, description = "Invalid request", body = rampart_types::ErrorResponse),
-        (status = 503, description = "Retrieval is off, or the embedding model or index is unavailable", body = rampart_types::ErrorResponse),
+        (status = 403, description = "Policy denies this retrieval (`policy_denied`, with its reasons)", body = rampart_types::ErrorResponse),
+        (status = 503, description = "Retrieval is off, the embedding model or index is unavailable, or the decision could not be audited", body = rampart_types::ErrorResponse),
     )
 )]
 pub async fn query(
