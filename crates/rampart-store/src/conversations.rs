@@ -96,7 +96,7 @@ pub(crate) fn key_insert_error(key: &WrappedDataKey, error: sqlx::Error) -> Stor
     }
 }
 
-/// `impl ConversationStore` for a store type with a `pool` field.
+/// `impl ConversationStore` for a store type with `pool` (reads) and `write_pool` fields.
 macro_rules! impl_conversation_store {
     ($store:ty, $begin:literal) => {
         #[async_trait::async_trait]
@@ -108,7 +108,7 @@ macro_rules! impl_conversation_store {
                 if records.is_empty() {
                     return Ok(());
                 }
-                let mut transaction = self.pool.begin_with($begin).await.map_err($crate::query_error)?;
+                let mut transaction = self.write_pool.begin_with($begin).await.map_err($crate::query_error)?;
                 for record in records {
                     sqlx::query($crate::conversations::INSERT)
                         .bind(&record.id)
@@ -163,7 +163,7 @@ macro_rules! impl_conversation_store {
             async fn delete_expired_conversations(&self, now_unix_ms: i64) -> Result<u64, rampart_core::StoreError> {
                 let done = sqlx::query($crate::conversations::DELETE_EXPIRED)
                     .bind(now_unix_ms)
-                    .execute(&self.pool)
+                    .execute(&self.write_pool)
                     .await
                     .map_err($crate::query_error)?;
                 Ok(done.rows_affected())
@@ -177,7 +177,7 @@ macro_rules! impl_conversation_store {
                 let done = sqlx::query($crate::conversations::DELETE_USER)
                     .bind(tenant)
                     .bind(user)
-                    .execute(&self.pool)
+                    .execute(&self.write_pool)
                     .await
                     .map_err($crate::query_error)?;
                 Ok(done.rows_affected())
@@ -193,7 +193,7 @@ macro_rules! impl_conversation_store {
                     .bind(&key.master_key_id)
                     .bind($crate::conversations::b64(&key.wrapped))
                     .bind(key.created_unix_ms)
-                    .execute(&self.pool)
+                    .execute(&self.write_pool)
                     .await
                     .map_err(|error| $crate::conversations::key_insert_error(key, error))?;
                 Ok(())
@@ -217,7 +217,7 @@ macro_rules! impl_conversation_store {
                 &self,
                 rewrapped: &[rampart_core::WrappedDataKey],
             ) -> Result<(), rampart_core::StoreError> {
-                let mut transaction = self.pool.begin_with($begin).await.map_err($crate::query_error)?;
+                let mut transaction = self.write_pool.begin_with($begin).await.map_err($crate::query_error)?;
                 for key in rewrapped {
                     sqlx::query($crate::conversations::REWRAP)
                         .bind(&key.id)

@@ -80,7 +80,7 @@ fn hex_array<const N: usize>(text: &str) -> Option<[u8; N]> {
     bytes.try_into().ok()
 }
 
-/// `impl ApiKeyStore` for a store type with a `pool` field; the SQL above serves both engines.
+/// `impl ApiKeyStore` for a store type with `pool` (reads) and `write_pool` fields; the SQL above serves both engines.
 /// `$begin` opens a write transaction (`BEGIN IMMEDIATE` on SQLite takes the write lock up
 /// front, so waiting for it is covered by the busy timeout).
 macro_rules! impl_api_key_store {
@@ -100,7 +100,7 @@ macro_rules! impl_api_key_store {
                     .bind(key.expires_unix_ms)
                     .bind(key.revoked_unix_ms)
                     .bind(key.last_used_unix_ms)
-                    .execute(&self.pool)
+                    .execute(&self.write_pool)
                     .await
                     .map_err(|error| $crate::keys::insert_error(&key.id, error))?;
                 Ok(())
@@ -140,7 +140,7 @@ macro_rules! impl_api_key_store {
                 let done = sqlx::query($crate::keys::REVOKE)
                     .bind(id)
                     .bind(at_unix_ms)
-                    .execute(&self.pool)
+                    .execute(&self.write_pool)
                     .await
                     .map_err($crate::query_error)?;
                 Ok(done.rows_affected() > 0)
@@ -150,7 +150,7 @@ macro_rules! impl_api_key_store {
                 if uses.is_empty() {
                     return Ok(());
                 }
-                let mut transaction = self.pool.begin_with($begin).await.map_err($crate::query_error)?;
+                let mut transaction = self.write_pool.begin_with($begin).await.map_err($crate::query_error)?;
                 for (id, at) in uses {
                     sqlx::query($crate::keys::TOUCH)
                         .bind(id)

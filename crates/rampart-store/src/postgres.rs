@@ -28,6 +28,8 @@ const DIAGNOSTIC_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// Writes share the pool: PostgreSQL runs them side by side, locking rows.
+    write_pool: PgPool,
     ledger: PostgresLedger,
     /// Audit appends go through one writer task per gateway, sealed and committed in groups;
     /// the head row's lock orders the writers of several gateways.
@@ -65,7 +67,7 @@ impl PostgresStore {
         tracing::debug!(location = %location, "opened PostgreSQL store");
         let ledger = PostgresLedger::new(pool.clone());
         let audit = AuditWriter::start(Self::audit_commit(pool.clone()));
-        Ok(Self { pool, ledger, audit })
+        Ok(Self { write_pool: pool.clone(), pool, ledger, audit })
     }
 }
 

@@ -19,15 +19,22 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 
 /// How long a writer waits for another connection's write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-/// SQLite writes one at a time; a few connections let reads run beside a write (WAL).
-const MAX_CONNECTIONS: u32 = 4;
+/// A few connections let reads run beside a write (WAL).
+const MAX_READ_CONNECTIONS: u32 = 4;
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The request log and limit counters in a SQLite database file (or in memory, for throwaway
 /// runs).
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
+    /// Reads.
     pool: SqlitePool,
+    /// Every write: one connection. SQLite writes one transaction at a time anyway, and a
+    /// writer that finds the file locked sleeps in SQLite's busy handler (1 ms, then longer),
+    /// so the store's own writers (audit, limits, request log, keys, conversations) queue here
+    /// in order instead. Another process sharing the file still waits through busy_timeout.
+    /// The same pool as `pool` for an in-memory database, which has only one connection.
+    write_pool: SqlitePool,
     /// Reservations and adjustments go through one writer task, committed in groups.
     ledger: SqliteLedger,
     /// Audit appends go through another, sealed and committed in groups.
@@ -55,6 +62,7 @@ impl SqliteStore {
             .foreign_keys(true)
             .synchronous(SqliteSynchronous::Full);
         let mut pool_options = SqlitePoolOptions::new().acquire_timeout(ACQUIRE_TIMEOUT);
+        let write_pool_options = SqlitePoolOptions::new().acquire_timeout(ACQUIRE_TIMEOUT).max_connections(1);
 
         if in_memory {
             // An in-memory database lives only as long as a connection to it: keep exactly one,
@@ -62,7 +70,7 @@ impl SqliteStore {
             pool_options = pool_options.max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None);
         } else {
             options = options.journal_mode(SqliteJournalMode::Wal);
-            pool_options = pool_options.max_connections(MAX_CONNECTIONS);
+            pool_options = pool_options.max_connections(MAX_READ_CONNECTIONS);
             if let Some(parent) = options.get_filename().parent().filter(|parent| !parent.as_os_str().is_empty()) {
                 tokio::fs::create_dir_all(parent)
                     .await
@@ -70,15 +78,20 @@ impl SqliteStore {
             }
         }
 
-        let pool = pool_options.connect_with(options).await.map_err(|error| open_error(sqlx_detail(&error)))?;
+        let pool = pool_options.connect_with(options.clone()).await.map_err(|error| open_error(sqlx_detail(&error)))?;
+        let write_pool = if in_memory {
+            pool.clone()
+        } else {
+            write_pool_options.connect_with(options).await.map_err(|error| open_error(sqlx_detail(&error)))?
+        };
         MIGRATOR
             .run(&pool)
             .await
             .map_err(|error| StoreError::Migration { detail: format!("SQLite at '{url}': {error}") })?;
         tracing::debug!(location = url, in_memory, "opened SQLite store");
-        let ledger = SqliteLedger::start(pool.clone());
-        let audit = AuditWriter::start(Self::audit_commit(pool.clone()));
-        Ok(Self { pool, ledger, audit })
+        let ledger = SqliteLedger::start(write_pool.clone());
+        let audit = AuditWriter::start(Self::audit_commit(write_pool.clone()));
+        Ok(Self { pool, write_pool, ledger, audit })
     }
 
     #[cfg(test)]
@@ -111,7 +124,7 @@ impl Store for SqliteStore {
             return Ok(());
         }
         // IMMEDIATE takes the write lock up front, so waiting for it is covered by busy_timeout.
-        let mut transaction = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(query_error)?;
+        let mut transaction = self.write_pool.begin_with("BEGIN IMMEDIATE").await.map_err(query_error)?;
         for chunk in entries.chunks(INSERT_CHUNK_ROWS) {
             request_log::insert_statement(chunk).build().execute(&mut *transaction).await.map_err(query_error)?;
         }

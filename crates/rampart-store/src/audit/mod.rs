@@ -141,7 +141,7 @@ pub(crate) fn seal_batch(
     (rows, outcomes)
 }
 
-/// `impl AuditLog` for a store type with `pool` and `audit` (an [`writer::AuditWriter`])
+/// `impl AuditLog` for a store type with `pool`, `write_pool` and `audit` (an [`writer::AuditWriter`])
 /// fields, and the batch commit the writer runs. `$head` selects the head row (with
 /// `FOR UPDATE` on PostgreSQL); `$begin` opens the write transaction.
 macro_rules! impl_audit_log {
@@ -250,7 +250,7 @@ macro_rules! impl_audit_log {
                     .bind(checkpoint.time_unix_ms)
                     .bind(&checkpoint.key_id)
                     .bind(hex::encode(&checkpoint.signature))
-                    .execute(&self.pool)
+                    .execute(&self.write_pool)
                     .await
                     .map_err($crate::query_error)?;
                 Ok(())
