@@ -18,6 +18,7 @@ mod ledger;
 mod postgres;
 mod request_log;
 mod sqlite;
+mod sqlite_write;
 mod usage;
 
 use std::sync::Arc;

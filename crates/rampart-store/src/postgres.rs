@@ -103,7 +103,9 @@ impl Store for PostgresStore {
         }
         let mut transaction = self.pool.begin().await.map_err(query_error)?;
         for chunk in entries.chunks(INSERT_CHUNK_ROWS) {
-            request_log::insert_statement(chunk).build().execute(&mut *transaction).await.map_err(query_error)?;
+            let mut insert = sqlx::QueryBuilder::new("");
+            request_log::push_insert(&mut insert, chunk);
+            insert.build().execute(&mut *transaction).await.map_err(query_error)?;
         }
         transaction.commit().await.map_err(query_error)
     }
@@ -150,4 +152,36 @@ impl LimitLedger for PostgresStore {
 
 crate::keys::impl_api_key_store!(PostgresStore, "BEGIN");
 crate::conversations::impl_conversation_store!(PostgresStore, "BEGIN");
-crate::audit::impl_audit_log!(PostgresStore, sqlx::Postgres, "BEGIN", crate::audit::SELECT_HEAD_FOR_UPDATE);
+crate::audit::impl_audit_log!(PostgresStore);
+
+impl PostgresStore {
+    /// One batch of audit appends in one transaction; the head row's lock orders the writers
+    /// of every gateway sharing the database.
+    fn audit_commit(pool: PgPool) -> impl Fn(crate::audit::writer::Batch) -> crate::audit::writer::CommitFuture {
+        move |batch| {
+            let pool = pool.clone();
+            Box::pin(async move {
+                let mut transaction = pool.begin().await.map_err(query_error)?;
+                let (size, chain_hex): (i64, String) = sqlx::query_as(crate::audit::SELECT_HEAD_FOR_UPDATE)
+                    .fetch_one(&mut *transaction)
+                    .await
+                    .map_err(query_error)?;
+                let mut chain = crate::audit::chain_from_head(size, &chain_hex)?;
+                let (rows, outcomes) = crate::audit::seal_batch(&mut chain, &batch);
+                for chunk in rows.chunks(crate::audit::INSERT_CHUNK_ROWS) {
+                    let mut insert = sqlx::QueryBuilder::new("");
+                    crate::audit::push_insert(&mut insert, chunk);
+                    insert.build().execute(&mut *transaction).await.map_err(query_error)?;
+                }
+                sqlx::query(crate::audit::UPDATE_HEAD)
+                    .bind(crate::audit::stored_size(&chain))
+                    .bind(hex::encode(chain.to_bytes()))
+                    .execute(&mut *transaction)
+                    .await
+                    .map_err(query_error)?;
+                transaction.commit().await.map_err(query_error)?;
+                Ok(outcomes)
+            })
+        }
+    }
+}

@@ -90,11 +90,10 @@ pub(crate) fn effective_limit(requested: u32) -> u32 {
 }
 
 /// `INSERT INTO request_log ... VALUES (...), (...)` for one chunk of at most
-/// [`INSERT_CHUNK_ROWS`] entries.
-pub(crate) fn insert_statement<'args, DB>(entries: &'args [RequestLogEntry]) -> QueryBuilder<'args, DB>
+/// [`INSERT_CHUNK_ROWS`] entries, appended to `statement`.
+pub(crate) fn push_insert<'args, DB>(statement: &mut QueryBuilder<'args, DB>, entries: &'args [RequestLogEntry])
 where
     DB: Database,
-    DB::Arguments<'args>: Default,
     &'args str: Encode<'args, DB> + Type<DB>,
     Option<&'args str>: Encode<'args, DB> + Type<DB>,
     i64: Encode<'args, DB> + Type<DB>,
@@ -102,7 +101,7 @@ where
     bool: Encode<'args, DB> + Type<DB>,
     f64: Encode<'args, DB> + Type<DB>,
 {
-    let mut statement = QueryBuilder::new(format!("INSERT INTO request_log ({COLUMNS}) "));
+    statement.push(format!("INSERT INTO request_log ({COLUMNS}) "));
     statement.push_values(entries, |mut row, entry| {
         row.push_bind(entry.id.as_str())
             .push_bind(entry.request_id.as_str())
@@ -121,7 +120,6 @@ where
             .push_bind(entry.tenant.as_deref())
             .push_bind(entry.user.as_deref());
     });
-    statement
 }
 
 /// `SELECT ... ORDER BY id DESC LIMIT n` with the query's filters as bound values.

@@ -12,6 +12,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use crate::audit::writer::AuditWriter;
 use crate::ledger::sqlite::{self as ledger, SqliteLedger};
 use crate::request_log::{self, INSERT_CHUNK_ROWS, StoredRequest};
+use crate::sqlite_write::{BEGIN, COMMIT, WriteTransaction};
 use crate::usage::{self, Dialect, StoredUsage};
 use crate::{query_error, sqlx_detail};
 
@@ -123,12 +124,18 @@ impl Store for SqliteStore {
         if entries.is_empty() {
             return Ok(());
         }
-        // IMMEDIATE takes the write lock up front, so waiting for it is covered by busy_timeout.
-        let mut transaction = self.write_pool.begin_with("BEGIN IMMEDIATE").await.map_err(query_error)?;
+        // One round trip: IMMEDIATE takes the write lock up front (waiting for another
+        // process's writer is covered by busy_timeout), then every chunk, then the commit.
+        let mut transaction = WriteTransaction::acquire(&self.write_pool).await?;
+        let mut statement = sqlx::QueryBuilder::<sqlx::Sqlite>::new(BEGIN);
         for chunk in entries.chunks(INSERT_CHUNK_ROWS) {
-            request_log::insert_statement(chunk).build().execute(&mut *transaction).await.map_err(query_error)?;
+            request_log::push_insert(&mut statement, chunk);
+            statement.push("; ");
         }
-        transaction.commit().await.map_err(query_error)
+        statement.push("COMMIT");
+        statement.build().execute(transaction.connection()?).await.map_err(query_error)?;
+        transaction.committed();
+        Ok(())
     }
 
     async fn list_requests(&self, query: &RequestLogQuery) -> Result<Vec<RequestLogEntry>, StoreError> {
@@ -187,4 +194,42 @@ mod tests {
 
 crate::keys::impl_api_key_store!(SqliteStore, "BEGIN IMMEDIATE");
 crate::conversations::impl_conversation_store!(SqliteStore, "BEGIN IMMEDIATE");
-crate::audit::impl_audit_log!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE", crate::audit::SELECT_HEAD);
+crate::audit::impl_audit_log!(SqliteStore);
+
+impl SqliteStore {
+    /// One batch of audit appends in one transaction, in two round trips: `BEGIN IMMEDIATE`
+    /// with the head row's read (the write lock also orders other processes' writers), then
+    /// the rows, the new head and `COMMIT`.
+    fn audit_commit(
+        write_pool: SqlitePool,
+    ) -> impl Fn(crate::audit::writer::Batch) -> crate::audit::writer::CommitFuture {
+        move |batch| {
+            let write_pool = write_pool.clone();
+            Box::pin(async move {
+                let mut transaction = WriteTransaction::acquire(&write_pool).await?;
+                let (size, chain_hex): (i64, String) = sqlx::query_as(&format!("{BEGIN}{}", crate::audit::SELECT_HEAD))
+                    .fetch_one(transaction.connection()?)
+                    .await
+                    .map_err(query_error)?;
+                let mut chain = crate::audit::chain_from_head(size, &chain_hex)?;
+                let (rows, outcomes) = crate::audit::seal_batch(&mut chain, &batch);
+                let chain_bytes = hex::encode(chain.to_bytes());
+                let mut statement = sqlx::QueryBuilder::<sqlx::Sqlite>::new("");
+                for chunk in rows.chunks(crate::audit::INSERT_CHUNK_ROWS) {
+                    crate::audit::push_insert(&mut statement, chunk);
+                    statement.push("; ");
+                }
+                statement
+                    .push("UPDATE audit_head SET size = ")
+                    .push_bind(crate::audit::stored_size(&chain))
+                    .push(", chain = ")
+                    .push_bind(chain_bytes.as_str())
+                    .push(" WHERE id = 1")
+                    .push(COMMIT);
+                statement.build().execute(transaction.connection()?).await.map_err(query_error)?;
+                transaction.committed();
+                Ok(outcomes)
+            })
+        }
+    }
+}

@@ -141,52 +141,36 @@ pub(crate) fn seal_batch(
     (rows, outcomes)
 }
 
-/// `impl AuditLog` for a store type with `pool`, `write_pool` and `audit` (an [`writer::AuditWriter`])
-/// fields, and the batch commit the writer runs. `$head` selects the head row (with
-/// `FOR UPDATE` on PostgreSQL); `$begin` opens the write transaction.
-macro_rules! impl_audit_log {
-    ($store:ty, $db:ty, $begin:literal, $head:expr) => {
-        impl $store {
-            fn audit_commit(
-                pool: sqlx::Pool<$db>,
-            ) -> impl Fn($crate::audit::writer::Batch) -> $crate::audit::writer::CommitFuture {
-                move |batch| {
-                    let pool = pool.clone();
-                    Box::pin(async move {
-                        let mut transaction = pool.begin_with($begin).await.map_err($crate::query_error)?;
-                        let (size, chain_hex): (i64, String) =
-                            sqlx::query_as($head).fetch_one(&mut *transaction).await.map_err($crate::query_error)?;
-                        let mut chain = $crate::audit::chain_from_head(size, &chain_hex)?;
-                        let (rows, outcomes) = $crate::audit::seal_batch(&mut chain, &batch);
-                        for chunk in rows.chunks($crate::audit::INSERT_CHUNK_ROWS) {
-                            let mut insert = sqlx::QueryBuilder::<$db>::new(
-                                "INSERT INTO audit_log (seq, time_unix_ms, tenant, kind, request_id, record, hash) ",
-                            );
-                            insert.push_values(chunk, |mut values, row| {
-                                values
-                                    .push_bind(row.seq)
-                                    .push_bind(row.time_unix_ms)
-                                    .push_bind(row.tenant.as_deref())
-                                    .push_bind(row.kind.as_str())
-                                    .push_bind(row.request_id.as_deref())
-                                    .push_bind(row.record.as_str())
-                                    .push_bind(row.hash.as_str());
-                            });
-                            insert.build().execute(&mut *transaction).await.map_err($crate::query_error)?;
-                        }
-                        sqlx::query($crate::audit::UPDATE_HEAD)
-                            .bind(i64::try_from(chain.tree_size()).unwrap_or(i64::MAX))
-                            .bind(hex::encode(chain.to_bytes()))
-                            .execute(&mut *transaction)
-                            .await
-                            .map_err($crate::query_error)?;
-                        transaction.commit().await.map_err($crate::query_error)?;
-                        Ok(outcomes)
-                    })
-                }
-            }
-        }
+/// `INSERT INTO audit_log ... VALUES ...` for one chunk of sealed rows, appended to `statement`.
+pub(crate) fn push_insert<'args, DB>(statement: &mut sqlx::QueryBuilder<'args, DB>, rows: &'args [SealedRow])
+where
+    DB: sqlx::Database,
+    &'args str: sqlx::Encode<'args, DB> + sqlx::Type<DB>,
+    Option<&'args str>: sqlx::Encode<'args, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'args, DB> + sqlx::Type<DB>,
+{
+    statement.push("INSERT INTO audit_log (seq, time_unix_ms, tenant, kind, request_id, record, hash) ");
+    statement.push_values(rows, |mut values, row| {
+        values
+            .push_bind(row.seq)
+            .push_bind(row.time_unix_ms)
+            .push_bind(row.tenant.as_deref())
+            .push_bind(row.kind.as_str())
+            .push_bind(row.request_id.as_deref())
+            .push_bind(row.record.as_str())
+            .push_bind(row.hash.as_str());
+    });
+}
 
+/// The chain's size as the head row stores it.
+pub(crate) fn stored_size(chain: &AuditChain) -> i64 {
+    i64::try_from(chain.tree_size()).unwrap_or(i64::MAX)
+}
+
+/// `impl AuditLog` for a store type with `pool`, `write_pool` and `audit` (an
+/// [`writer::AuditWriter`], started with the engine's own batch commit) fields.
+macro_rules! impl_audit_log {
+    ($store:ty) => {
         #[async_trait::async_trait]
         impl rampart_core::AuditLog for $store {
             async fn append_audit(

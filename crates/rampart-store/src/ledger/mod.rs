@@ -162,8 +162,22 @@ where
     &'args str: Encode<'args, DB> + Type<DB>,
     i64: Encode<'args, DB> + Type<DB>,
 {
-    let mut statement =
-        QueryBuilder::new("SELECT counter, window_start, window_end, used FROM limit_counters WHERE FALSE");
+    let mut statement = QueryBuilder::new("");
+    push_select(&mut statement, counters, lock);
+    statement
+}
+
+/// [`select_statement`], appended to `statement`.
+pub(crate) fn push_select<'args, DB>(
+    statement: &mut QueryBuilder<'args, DB>,
+    counters: impl IntoIterator<Item = (&'args str, i64)>,
+    lock: Lock,
+) where
+    DB: Database,
+    &'args str: Encode<'args, DB> + Type<DB>,
+    i64: Encode<'args, DB> + Type<DB>,
+{
+    statement.push("SELECT counter, window_start, window_end, used FROM limit_counters WHERE FALSE");
     for (counter, window_start) in counters {
         statement.push(" OR (counter = ").push_bind(counter).push(" AND window_start = ").push_bind(window_start);
         statement.push(")");
@@ -172,7 +186,6 @@ where
         // The lock is taken on rows as they leave the sort, so always in this order.
         statement.push(" ORDER BY counter, window_start FOR UPDATE");
     }
-    statement
 }
 
 /// What an `INSERT` of counter rows does with `used`.
@@ -196,7 +209,22 @@ where
     &'args str: Encode<'args, DB> + Type<DB>,
     i64: Encode<'args, DB> + Type<DB>,
 {
-    let mut statement = QueryBuilder::new("INSERT INTO limit_counters (counter, window_start, window_end, used) ");
+    let mut statement = QueryBuilder::new("");
+    push_write(&mut statement, rows, write);
+    statement
+}
+
+/// [`write_statement`], appended to `statement`.
+pub(crate) fn push_write<'args, DB>(
+    statement: &mut QueryBuilder<'args, DB>,
+    rows: &'args [CounterRow],
+    write: CounterWrite,
+) where
+    DB: Database,
+    &'args str: Encode<'args, DB> + Type<DB>,
+    i64: Encode<'args, DB> + Type<DB>,
+{
+    statement.push("INSERT INTO limit_counters (counter, window_start, window_end, used) ");
     statement.push_values(rows, |mut values, row| {
         values.push_bind(row.counter.as_str()).push_bind(row.window_start).push_bind(row.window_end);
         match write {
@@ -211,7 +239,6 @@ where
             " ON CONFLICT (counter, window_start) DO UPDATE SET used = limit_counters.used + excluded.used"
         }
     });
-    statement
 }
 
 /// Counters whose window ended before this are deleted.

@@ -19,11 +19,14 @@ use sqlx::sqlite::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use sqlx::QueryBuilder;
+
 use super::{
     COUNTERS_PER_STATEMENT, CounterRow, CounterWrite, Counters, Lock, PRUNE_INTERVAL_SECS, distinct_counters,
-    prune_before, select_statement, values_in_order, write_statement,
+    prune_before, push_select, push_write, select_statement, values_in_order,
 };
 use crate::query_error;
+use crate::sqlite_write::{BEGIN, WriteTransaction};
 
 /// The most operations one transaction decides.
 const MAX_BATCH: usize = 256;
@@ -169,17 +172,19 @@ async fn decide_and_commit(pool: &SqlitePool, batch: &[Operation]) -> Result<Vec
         return Ok(Vec::new());
     }
     // IMMEDIATE takes the write lock up front (waiting for another process's writer is covered
-    // by busy_timeout), so the values read below cannot change before the commit.
-    let mut transaction = pool.begin_with("BEGIN IMMEDIATE").await.map_err(query_error)?;
+    // by busy_timeout), so the values read below cannot change before the commit. It goes with
+    // the first read, and the commit with the writes: three round trips for a whole batch.
+    let mut transaction = WriteTransaction::acquire(pool).await?;
     let touched = distinct_counters(batch.iter().flat_map(Operation::charges));
     let mut counters = Counters::default();
+    let mut begun = false;
     for chunk in touched.chunks(COUNTERS_PER_STATEMENT) {
         let keys = chunk.iter().map(|row| (row.counter.as_str(), row.window_start));
-        let stored = select_statement(keys, Lock::None)
-            .build_query_as::<CounterRow>()
-            .fetch_all(&mut *transaction)
-            .await
-            .map_err(query_error)?;
+        let mut statement = QueryBuilder::new(if begun { "" } else { BEGIN });
+        push_select(&mut statement, keys, Lock::None);
+        begun = true;
+        let stored =
+            statement.build_query_as::<CounterRow>().fetch_all(transaction.connection()?).await.map_err(query_error)?;
         counters.load(stored);
     }
 
@@ -195,10 +200,14 @@ async fn decide_and_commit(pool: &SqlitePool, batch: &[Operation]) -> Result<Vec
         .collect();
 
     let changed = counters.changed();
+    let mut statement = QueryBuilder::new(if begun { "" } else { BEGIN });
     for chunk in changed.chunks(COUNTERS_PER_STATEMENT) {
-        write_statement(chunk, CounterWrite::Set).build().execute(&mut *transaction).await.map_err(query_error)?;
+        push_write(&mut statement, chunk, CounterWrite::Set);
+        statement.push("; ");
     }
-    transaction.commit().await.map_err(query_error)?;
+    statement.push("COMMIT");
+    statement.build().execute(transaction.connection()?).await.map_err(query_error)?;
+    transaction.committed();
     Ok(outcomes)
 }
 
