@@ -35,6 +35,20 @@ impl AuditTrail {
         })
     }
 
+    /// Starts appending one event and returns at once. The decision it records may take effect
+    /// only after [`PendingRecord::committed`] says so; meanwhile the request goes on with
+    /// work that sends nothing anywhere (screening, admission), so the commit's wait overlaps
+    /// it, and the limits' reservation lands in the same group commit.
+    pub fn record_pending(&self, event: AuditEvent) -> PendingRecord {
+        let Some(store) = self.store.clone() else { return PendingRecord(None) };
+        PendingRecord(Some(tokio::spawn(async move {
+            store.append_audit(vec![event]).await.map(drop).map_err(|error| {
+                tracing::error!(%error, "audit append failed; the request is refused");
+                ApiError::AuditUnavailable { detail: error.to_string() }
+            })
+        })))
+    }
+
     /// Appends without making anyone wait: for what happens after the answer has gone (a
     /// stream's outcome). A failure is logged; the request it records has already finished.
     pub fn record_later(&self, event: AuditEvent) {
@@ -58,6 +72,18 @@ impl AuditTrail {
         if self.record(event).await.is_err() {
             tracing::warn!(path, "an authentication refusal could not be audited");
         }
+    }
+}
+
+/// An audit append under way (see [`AuditTrail::record_pending`]).
+#[must_use = "the decision may take effect only once its record has committed"]
+pub struct PendingRecord(Option<tokio::task::JoinHandle<Result<(), ApiError>>>);
+
+impl PendingRecord {
+    /// Waits for the commit. `Err` (503) means the decision must not take effect.
+    pub async fn committed(self) -> Result<(), ApiError> {
+        let Some(append) = self.0 else { return Ok(()) };
+        append.await.unwrap_or_else(|error| Err(ApiError::AuditUnavailable { detail: error.to_string() }))
     }
 }
 

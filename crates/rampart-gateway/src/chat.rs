@@ -133,7 +133,7 @@ async fn handle(
         stream: request.is_stream(),
         prompt_prefix_hash: crate::decision::prompt_prefix_hash(&request.messages),
     };
-    let decision = decide_model_call(state, record.caller(), &model, &mut hints, facts).await?;
+    let (decision, decided) = decide_model_call(state, record.caller(), &model, &mut hints, facts).await?;
     record.span.requested(&request.model, &request_facts(&request));
     let mut guard = match &state.guardrails {
         Some(guardrails) => {
@@ -165,6 +165,7 @@ async fn handle(
     if let Some(plan) = &cache_plan
         && let Some(mut cached) = cache::lookup(state, &model.name, plan).await
     {
+        decided.committed().await?;
         record.cache = Some(true);
         record.backend = Some(cache::CACHE_BACKEND.to_owned());
         cached.model = model.name.clone();
@@ -178,6 +179,8 @@ async fn handle(
     record.cache = cache_plan.as_ref().map(|_| false);
     let admission = admit_chat(state, &record.principal, &model, &hints, &mut request).await?;
     record.permit = admission.permit;
+    // Nothing has left the gateway yet; the decision takes effect once it is on record.
+    decided.committed().await?;
     record.prompt_tokens = admission.prompt.map(|prompt| prompt.tokens);
     // A stream under token or spend limits is counted as it goes out, so an abandoned one is
     // settled with what it sent; under a capped budget it is also cut at the cap.

@@ -8,7 +8,7 @@ use rampart_policy::{Classification, Decision, Obligation, PolicyInput};
 use rampart_router::{ResolvedModel, RouteHints};
 use serde_json::json;
 
-use crate::audit::event;
+use crate::audit::{PendingRecord, event};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -24,15 +24,17 @@ pub struct CallFacts<'facts> {
     pub prompt_prefix_hash: Option<String>,
 }
 
-/// Decides a model call and records the decision. `Err` when policy denies (403, with its
-/// reasons) or the decision could not be recorded (503).
+/// Decides a model call and starts recording the decision. `Err` when policy denies (403, with
+/// its reasons, once the denial is recorded) or the denial could not be recorded (503). An
+/// allowed call comes with its record still committing: await [`PendingRecord::committed`]
+/// before anything is sent or answered.
 pub async fn decide_model_call(
     state: &AppState,
     caller: &Caller,
     model: &Arc<ResolvedModel>,
     hints: &mut RouteHints,
     facts: CallFacts<'_>,
-) -> Result<Decision, ApiError> {
+) -> Result<(Decision, PendingRecord), ApiError> {
     let mut identity = (*caller.0).clone();
     identity.privacy_mode = identity.privacy_mode || hints.privacy_mode;
     // A classification the policy does not know is passed as the most restrictive one, so an
@@ -99,16 +101,18 @@ pub async fn decide_model_call(
             },
         }),
     );
-    state.audit.record(record).await?;
+    let pending = state.audit.record_pending(record);
     state.metrics.record_policy_decision(decision.allow);
     if let Some(error) = replan_error {
         // No Tier 1 model can take the work: the router's own refusal (tier1_required).
+        pending.committed().await?;
         return Err(error.into());
     }
     if !decision.allow {
+        pending.committed().await?;
         return Err(policy_denied(&decision, "call"));
     }
-    Ok(decision)
+    Ok((decision, pending))
 }
 
 /// Decides a memory write (an ingest, a memory proposal) into `owner`'s scope and records the

@@ -95,7 +95,7 @@ async fn handle(
         stream: false,
         prompt_prefix_hash: None,
     };
-    decide_model_call(state, record.caller(), &model, &mut hints, facts).await?;
+    let (_, decided) = decide_model_call(state, record.caller(), &model, &mut hints, facts).await?;
     record.span.requested(&request.model, &crate::spans::ModelRequestFacts::default());
     let call = EmbedCall {
         upstream_model: model.upstream_model.clone(),
@@ -104,6 +104,7 @@ async fn handle(
         user: request.user.clone(),
     };
     record.permit = admit_embeddings(state, &record.principal, &model, &hints, &request.input).await?;
+    decided.committed().await?;
     let deadline = tokio::time::Instant::now() + state.limits.request_timeout;
     let started = Instant::now();
     let context = record.span.context();

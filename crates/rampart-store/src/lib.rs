@@ -18,7 +18,7 @@ mod ledger;
 mod postgres;
 mod request_log;
 mod sqlite;
-mod sqlite_write;
+mod sqlite_writer;
 mod usage;
 
 use std::sync::Arc;

@@ -152,7 +152,7 @@ impl LimitLedger for PostgresStore {
 
 crate::keys::impl_api_key_store!(PostgresStore, "BEGIN");
 crate::conversations::impl_conversation_store!(PostgresStore, "BEGIN");
-crate::audit::impl_audit_log!(PostgresStore);
+crate::audit::impl_audit_log!(PostgresStore, audit);
 
 impl PostgresStore {
     /// One batch of audit appends in one transaction; the head row's lock orders the writers

@@ -9,10 +9,9 @@ use rampart_core::{
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
-use crate::audit::writer::AuditWriter;
-use crate::ledger::sqlite::{self as ledger, SqliteLedger};
-use crate::request_log::{self, INSERT_CHUNK_ROWS, StoredRequest};
-use crate::sqlite_write::{BEGIN, COMMIT, WriteTransaction};
+use crate::ledger::sqlite as ledger;
+use crate::request_log::{self, StoredRequest};
+use crate::sqlite_writer::SqliteWriter;
 use crate::usage::{self, Dialect, StoredUsage};
 use crate::{query_error, sqlx_detail};
 
@@ -36,10 +35,9 @@ pub struct SqliteStore {
     /// in order instead. Another process sharing the file still waits through busy_timeout.
     /// The same pool as `pool` for an in-memory database, which has only one connection.
     write_pool: SqlitePool,
-    /// Reservations and adjustments go through one writer task, committed in groups.
-    ledger: SqliteLedger,
-    /// Audit appends go through another, sealed and committed in groups.
-    audit: AuditWriter,
+    /// Reservations, adjustments, audit appends and request-log rows go through one writer
+    /// task, committed in groups.
+    writer: SqliteWriter,
 }
 
 impl SqliteStore {
@@ -50,7 +48,7 @@ impl SqliteStore {
     /// [`Store::record_requests`] or [`LimitLedger::reserve`] survives the process being killed
     /// and the machine losing power.
     ///
-    /// Starts the limit counters' writer task on the current Tokio runtime; it ends once every
+    /// Starts the store's writer task on the current Tokio runtime; it ends once every
     /// clone of the store is dropped.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         let open_error = |detail: String| StoreError::Open { location: url.to_owned(), detail };
@@ -62,8 +60,11 @@ impl SqliteStore {
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true)
             .synchronous(SqliteSynchronous::Full);
-        let mut pool_options = SqlitePoolOptions::new().acquire_timeout(ACQUIRE_TIMEOUT);
-        let write_pool_options = SqlitePoolOptions::new().acquire_timeout(ACQUIRE_TIMEOUT).max_connections(1);
+        // A local file cannot drop a connection the way a server can, so the pool does not ping
+        // one (a round trip to its thread) each time it hands it out.
+        let mut pool_options = SqlitePoolOptions::new().acquire_timeout(ACQUIRE_TIMEOUT).test_before_acquire(false);
+        let write_pool_options =
+            SqlitePoolOptions::new().acquire_timeout(ACQUIRE_TIMEOUT).test_before_acquire(false).max_connections(1);
 
         if in_memory {
             // An in-memory database lives only as long as a connection to it: keep exactly one,
@@ -90,9 +91,8 @@ impl SqliteStore {
             .await
             .map_err(|error| StoreError::Migration { detail: format!("SQLite at '{url}': {error}") })?;
         tracing::debug!(location = url, in_memory, "opened SQLite store");
-        let ledger = SqliteLedger::start(write_pool.clone());
-        let audit = AuditWriter::start(Self::audit_commit(write_pool.clone()));
-        Ok(Self { pool, write_pool, ledger, audit })
+        let (writer, _) = SqliteWriter::start(write_pool.clone());
+        Ok(Self { pool, write_pool, writer })
     }
 
     #[cfg(test)]
@@ -124,18 +124,7 @@ impl Store for SqliteStore {
         if entries.is_empty() {
             return Ok(());
         }
-        // One round trip: IMMEDIATE takes the write lock up front (waiting for another
-        // process's writer is covered by busy_timeout), then every chunk, then the commit.
-        let mut transaction = WriteTransaction::acquire(&self.write_pool).await?;
-        let mut statement = sqlx::QueryBuilder::<sqlx::Sqlite>::new(BEGIN);
-        for chunk in entries.chunks(INSERT_CHUNK_ROWS) {
-            request_log::push_insert(&mut statement, chunk);
-            statement.push("; ");
-        }
-        statement.push("COMMIT");
-        statement.build().execute(transaction.connection()?).await.map_err(query_error)?;
-        transaction.committed();
-        Ok(())
+        self.writer.record_requests(entries).await
     }
 
     async fn list_requests(&self, query: &RequestLogQuery) -> Result<Vec<RequestLogEntry>, StoreError> {
@@ -166,11 +155,11 @@ impl LimitLedger for SqliteStore {
     }
 
     async fn reserve(&self, charges: &[LimitCharge]) -> Result<ReserveOutcome, StoreError> {
-        self.ledger.reserve(charges).await
+        self.writer.reserve(charges).await
     }
 
     async fn adjust(&self, charges: &[LimitCharge]) -> Result<(), StoreError> {
-        self.ledger.adjust(charges).await
+        self.writer.adjust(charges).await
     }
 
     async fn read(&self, counters: &[(String, i64)]) -> Result<Vec<i64>, StoreError> {
@@ -194,42 +183,4 @@ mod tests {
 
 crate::keys::impl_api_key_store!(SqliteStore, "BEGIN IMMEDIATE");
 crate::conversations::impl_conversation_store!(SqliteStore, "BEGIN IMMEDIATE");
-crate::audit::impl_audit_log!(SqliteStore);
-
-impl SqliteStore {
-    /// One batch of audit appends in one transaction, in two round trips: `BEGIN IMMEDIATE`
-    /// with the head row's read (the write lock also orders other processes' writers), then
-    /// the rows, the new head and `COMMIT`.
-    fn audit_commit(
-        write_pool: SqlitePool,
-    ) -> impl Fn(crate::audit::writer::Batch) -> crate::audit::writer::CommitFuture {
-        move |batch| {
-            let write_pool = write_pool.clone();
-            Box::pin(async move {
-                let mut transaction = WriteTransaction::acquire(&write_pool).await?;
-                let (size, chain_hex): (i64, String) = sqlx::query_as(&format!("{BEGIN}{}", crate::audit::SELECT_HEAD))
-                    .fetch_one(transaction.connection()?)
-                    .await
-                    .map_err(query_error)?;
-                let mut chain = crate::audit::chain_from_head(size, &chain_hex)?;
-                let (rows, outcomes) = crate::audit::seal_batch(&mut chain, &batch);
-                let chain_bytes = hex::encode(chain.to_bytes());
-                let mut statement = sqlx::QueryBuilder::<sqlx::Sqlite>::new("");
-                for chunk in rows.chunks(crate::audit::INSERT_CHUNK_ROWS) {
-                    crate::audit::push_insert(&mut statement, chunk);
-                    statement.push("; ");
-                }
-                statement
-                    .push("UPDATE audit_head SET size = ")
-                    .push_bind(crate::audit::stored_size(&chain))
-                    .push(", chain = ")
-                    .push_bind(chain_bytes.as_str())
-                    .push(" WHERE id = 1")
-                    .push(COMMIT);
-                statement.build().execute(transaction.connection()?).await.map_err(query_error)?;
-                transaction.committed();
-                Ok(outcomes)
-            })
-        }
-    }
-}
+crate::audit::impl_audit_log!(SqliteStore, writer);

@@ -107,12 +107,12 @@ pub(crate) struct SealedRow {
 
 /// Seals each append of a batch onto `chain` in order. An append whose events cannot be sealed
 /// (a number JSON cannot carry exactly, say) is refused alone and leaves the chain as it was.
-pub(crate) fn seal_batch(
+pub(crate) fn seal_batch<'batch>(
     chain: &mut AuditChain,
-    batch: &[Vec<AuditEvent>],
+    batch: impl IntoIterator<Item = &'batch Vec<AuditEvent>>,
 ) -> (Vec<SealedRow>, Vec<Result<Vec<u64>, StoreError>>) {
     let mut rows = Vec::new();
-    let mut outcomes = Vec::with_capacity(batch.len());
+    let mut outcomes = Vec::new();
     for events in batch {
         let mut attempt = chain.clone();
         let mut sealed_rows = Vec::with_capacity(events.len());
@@ -167,17 +167,17 @@ pub(crate) fn stored_size(chain: &AuditChain) -> i64 {
     i64::try_from(chain.tree_size()).unwrap_or(i64::MAX)
 }
 
-/// `impl AuditLog` for a store type with `pool`, `write_pool` and `audit` (an
-/// [`writer::AuditWriter`], started with the engine's own batch commit) fields.
+/// `impl AuditLog` for a store type with `pool` and `write_pool` fields, and a field named by
+/// `$appender` whose `append(events)` seals and commits a batch.
 macro_rules! impl_audit_log {
-    ($store:ty) => {
+    ($store:ty, $appender:ident) => {
         #[async_trait::async_trait]
         impl rampart_core::AuditLog for $store {
             async fn append_audit(
                 &self,
                 events: Vec<rampart_core::AuditEvent>,
             ) -> Result<Vec<u64>, rampart_core::StoreError> {
-                self.audit.append(events).await
+                self.$appender.append(events).await
             }
 
             async fn audit_head(&self) -> Result<rampart_core::AuditHead, rampart_core::StoreError> {
