@@ -93,8 +93,8 @@ impl Drop for WriteTransaction {
 #[derive(Debug)]
 enum Job {
     Limit(Operation),
-    Audit { events: Vec<AuditEvent>, reply: oneshot::Sender<Result<Vec<u64>, StoreError>> },
-    Requests { entries: Vec<RequestLogEntry>, reply: oneshot::Sender<Result<(), StoreError>> },
+    Audit { events: Vec<AuditEvent>, reply: AuditReply },
+    Requests { entries: Vec<RequestLogEntry>, reply: RequestsReply },
 }
 
 /// The store's handle: the sending end of the writer's queue. The writer ends when the last
@@ -156,12 +156,17 @@ impl SqliteWriter {
     }
 }
 
+/// Where an audit append's seqs (or why it failed) go.
+type AuditReply = oneshot::Sender<Result<Vec<u64>, StoreError>>;
+/// Where a request-log write's result goes.
+type RequestsReply = oneshot::Sender<Result<(), StoreError>>;
+
 /// One round's jobs, by kind, in queue order.
 #[derive(Default)]
 struct Round {
     limits: Vec<Operation>,
-    audit: Vec<(Vec<AuditEvent>, oneshot::Sender<Result<Vec<u64>, StoreError>>)>,
-    requests: Vec<(Vec<RequestLogEntry>, oneshot::Sender<Result<(), StoreError>>)>,
+    audit: Vec<(Vec<AuditEvent>, AuditReply)>,
+    requests: Vec<(Vec<RequestLogEntry>, RequestsReply)>,
 }
 
 impl Round {
