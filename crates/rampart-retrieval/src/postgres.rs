@@ -25,7 +25,7 @@ use rampart_core::{
     ChunkRecord, DocumentRecord, DocumentSelector, GLOBAL_TENANT, IndexError, InsertOutcome, MemoryState, NewDocument,
     RetrievalIndex, ScoredChunk, Visibility,
 };
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, QueryBuilder, Row};
 
 /// Arbitrary, fixed: serialises schema creation across replicas.
@@ -234,40 +234,38 @@ fn check(new: &NewDocument) -> Result<usize, IndexError> {
     Ok(width)
 }
 
-#[async_trait]
-impl RetrievalIndex for PostgresIndex {
-    async fn insert_batch(&self, documents: Vec<NewDocument>) -> Result<Vec<InsertOutcome>, IndexError> {
-        let mut widths = Vec::with_capacity(documents.len());
-        for document in &documents {
-            widths.push(check(document)?);
-        }
-        let mut transaction = self.pool.begin().await.map_err(unavailable)?;
-        let mut outcomes = Vec::with_capacity(documents.len());
-        for (new, width) in documents.into_iter().zip(widths) {
-            let document = &new.document;
-            let tenant = &document.owner.tenant;
-            // The tenant's dimension, fixed by its first write; the row lock orders writers.
-            sqlx::query(
-                "INSERT INTO rampart_retrieval_dimensions (tenant, dimension) VALUES ($1, $2)
+/// Inserts each document and its chunks on `connection`, inside the caller's transaction.
+async fn insert_documents(
+    connection: &mut PgConnection,
+    documents: Vec<NewDocument>,
+    widths: Vec<usize>,
+) -> Result<Vec<InsertOutcome>, IndexError> {
+    let mut outcomes = Vec::with_capacity(documents.len());
+    for (new, width) in documents.into_iter().zip(widths) {
+        let document = &new.document;
+        let tenant = &document.owner.tenant;
+        // The tenant's dimension, fixed by its first write; the row lock orders writers.
+        sqlx::query(
+            "INSERT INTO rampart_retrieval_dimensions (tenant, dimension) VALUES ($1, $2)
                  ON CONFLICT (tenant) DO NOTHING",
-            )
-            .bind(tenant)
-            .bind(width as i32)
-            .execute(&mut *transaction)
-            .await
-            .map_err(unavailable)?;
-            let expected: i32 =
-                sqlx::query_scalar("SELECT dimension FROM rampart_retrieval_dimensions WHERE tenant = $1 FOR UPDATE")
-                    .bind(tenant)
-                    .fetch_one(&mut *transaction)
-                    .await
-                    .map_err(unavailable)?;
-            if expected as usize != width {
-                return Err(IndexError::Dimension { expected: expected as usize, got: width });
-            }
-            let record = serde_json::to_value(document)
-                .map_err(|error| IndexError::Invalid(format!("the document record: {error}")))?;
-            let inserted = sqlx::query(
+        )
+        .bind(tenant)
+        .bind(width as i32)
+        .execute(&mut *connection)
+        .await
+        .map_err(unavailable)?;
+        let expected: i32 =
+            sqlx::query_scalar("SELECT dimension FROM rampart_retrieval_dimensions WHERE tenant = $1 FOR UPDATE")
+                .bind(tenant)
+                .fetch_one(&mut *connection)
+                .await
+                .map_err(unavailable)?;
+        if expected as usize != width {
+            return Err(IndexError::Dimension { expected: expected as usize, got: width });
+        }
+        let record = serde_json::to_value(document)
+            .map_err(|error| IndexError::Invalid(format!("the document record: {error}")))?;
+        let inserted = sqlx::query(
                 "INSERT INTO rampart_retrieval_documents
                     (tenant, id, hash, scope, owner_user, owner_session, kind, state, created_unix_ms, expires_unix_ms, record)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
@@ -284,45 +282,67 @@ impl RetrievalIndex for PostgresIndex {
             .bind(document.created_unix_ms)
             .bind(document.expires_unix_ms)
             .bind(record)
-            .execute(&mut *transaction)
+            .execute(&mut *connection)
             .await
             .map_err(unavailable)?
             .rows_affected();
-            if inserted == 0 {
-                outcomes.push(InsertOutcome::AlreadyPresent);
-                continue;
-            }
-            for chunk in &new.chunks {
-                let heading = serde_json::to_value(&chunk.heading)
-                    .map_err(|error| IndexError::Invalid(format!("a chunk heading: {error}")))?;
-                // Sealed: the passage is searchable through `search` and stored only sealed.
-                let (stored_heading, stored_text) = match &chunk.sealed {
-                    Some(_) => (serde_json::json!([]), ""),
-                    None => (heading, chunk.text.as_str()),
-                };
-                sqlx::query(
-                    "INSERT INTO rampart_retrieval_chunks
+        if inserted == 0 {
+            outcomes.push(InsertOutcome::AlreadyPresent);
+            continue;
+        }
+        for chunk in &new.chunks {
+            let heading = serde_json::to_value(&chunk.heading)
+                .map_err(|error| IndexError::Invalid(format!("a chunk heading: {error}")))?;
+            // Sealed: the passage is searchable through `search` and stored only sealed.
+            let (stored_heading, stored_text) = match &chunk.sealed {
+                Some(_) => (serde_json::json!([]), ""),
+                None => (heading, chunk.text.as_str()),
+            };
+            sqlx::query(
+                "INSERT INTO rampart_retrieval_chunks
                         (tenant, chunk_id, document_id, chunk_index, heading, text, search, embedding, sealed)
                      VALUES ($1, $2, $3, $4, $5, $6, to_tsvector('english', $7 || ' ' || $8), $9, $10)",
-                )
-                .bind(tenant)
-                .bind(&chunk.id)
-                .bind(&document.id)
-                .bind(chunk.index as i32)
-                .bind(stored_heading)
-                .bind(stored_text)
-                .bind(chunk.heading.join(" "))
-                .bind(&chunk.text)
-                .bind(&chunk.embedding)
-                .bind(chunk.sealed.as_deref())
-                .execute(&mut *transaction)
-                .await
-                .map_err(unavailable)?;
-            }
-            outcomes.push(InsertOutcome::Inserted);
+            )
+            .bind(tenant)
+            .bind(&chunk.id)
+            .bind(&document.id)
+            .bind(chunk.index as i32)
+            .bind(stored_heading)
+            .bind(stored_text)
+            .bind(chunk.heading.join(" "))
+            .bind(&chunk.text)
+            .bind(&chunk.embedding)
+            .bind(chunk.sealed.as_deref())
+            .execute(&mut *connection)
+            .await
+            .map_err(unavailable)?;
         }
-        transaction.commit().await.map_err(unavailable)?;
-        Ok(outcomes)
+        outcomes.push(InsertOutcome::Inserted);
+    }
+    Ok(outcomes)
+}
+
+#[async_trait]
+impl RetrievalIndex for PostgresIndex {
+    async fn insert_batch(&self, documents: Vec<NewDocument>) -> Result<Vec<InsertOutcome>, IndexError> {
+        let mut widths = Vec::with_capacity(documents.len());
+        for document in &documents {
+            widths.push(check(document)?);
+        }
+        let mut transaction = self.pool.begin().await.map_err(unavailable)?;
+        match insert_documents(&mut transaction, documents, widths).await {
+            Ok(outcomes) => {
+                transaction.commit().await.map_err(unavailable)?;
+                Ok(outcomes)
+            }
+            Err(error) => {
+                // Rolled back now, not when the pool next hands the connection out: until
+                // then it would hold the tenant's dimension row locked. Should the rollback
+                // fail, the connection is broken and the pool drops it.
+                let _ = transaction.rollback().await;
+                Err(error)
+            }
+        }
     }
 
     async fn search_lexical(
