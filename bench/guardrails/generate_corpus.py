@@ -9,6 +9,10 @@ committed). Offsets are Unicode code points (Python str indices), end exclusive.
 
     python3 bench/guardrails/generate_corpus.py            # writes corpus.jsonl beside it
     python3 bench/guardrails/generate_corpus.py --check    # regenerates in memory, diffs
+    CORPUS_SEED=7 python3 bench/guardrails/generate_corpus.py --out /tmp/heldout.jsonl
+                                                           # a held-out corpus: same templates,
+                                                           # other values, for checking that a
+                                                           # detector change generalises
 
 Every check digit is computed here (Luhn, ISO 7064 mod 97-10, Verhoeff, DNI/NIE letter, CPF,
 NIR key, codice fiscale check character, BSN 11-proof), and every labelled value is validated
@@ -18,6 +22,7 @@ import base64
 import hashlib
 import ipaddress
 import json
+import os
 import random
 import re
 import string
@@ -28,7 +33,7 @@ from pathlib import Path
 from faker import Faker
 
 HERE = Path(__file__).parent
-SEED = 20261124
+SEED = int(os.environ.get("CORPUS_SEED", "20261124"))
 rng = random.Random(SEED)
 
 LOCALES = ["en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "pt_BR", "en_IN", "ja_JP", "en_CA"]
@@ -1451,14 +1456,14 @@ def main():
     counts = validate(SAMPLES)
     lines = [json.dumps(s, ensure_ascii=False) for s in SAMPLES]
     body = "\n".join(lines) + "\n"
-    path = HERE / "corpus.jsonl"
+    path = Path(sys.argv[sys.argv.index("--out") + 1]) if "--out" in sys.argv else HERE / "corpus.jsonl"
     if "--check" in sys.argv:
         same = path.exists() and path.read_text(encoding="utf-8") == body
         print("corpus.jsonl is up to date" if same else "corpus.jsonl differs from a fresh generation")
         sys.exit(0 if same else 1)
     path.write_text(body, encoding="utf-8")
     pos = sum(1 for s in SAMPLES if s["entities"])
-    print(f"corpus.jsonl: {len(SAMPLES)} samples ({pos} with entities, {len(SAMPLES) - pos} hard negatives), "
+    print(f"{path.name}: {len(SAMPLES)} samples ({pos} with entities, {len(SAMPLES) - pos} hard negatives), "
           f"{len(body.encode()) / 1e6:.2f} MB, sha256 {hashlib.sha256(body.encode()).hexdigest()[:12]}")
     for t in TYPES:
         print(f"  {t:22s} {counts[t]}")

@@ -27,6 +27,15 @@ fn pii_positives() {
     assert_finds("call +44 20 7946 0958 now", "phone", "+44 20 7946 0958");
     assert_finds("Phone: (415) 555-0132", "phone", "(415) 555-0132");
     assert_finds("ruf an: 030 12345678", "phone", "030 12345678");
+    // National numbers without an English phone word, and the ids that follow them.
+    assert_finds("Erreichbar unter 0340805342 ab 9 Uhr", "phone", "0340805342");
+    assert_finds("Llámenme al 612 345 678 por la tarde", "phone", "612 345 678");
+    assert_finds("Podem me ligar no 71 9245-3354. Meu CPF é 67548205600.", "phone", "71 9245-3354");
+    assert_finds("Ik ben bereikbaar op (094)-6890457. BSN-nummer: 193094393", "phone", "(094)-6890457");
+    assert_finds("[11:50] customer: Llámenme al +34974 110 665", "phone", "+34974 110 665");
+    assert_finds("電話番号は090-1234-5678です", "phone", "090-1234-5678");
+    // With its country code, a 12-digit Indian number is a phone number, not an Aadhaar.
+    assert_finds("I tried calling +917168561570 but it rang out", "phone", "+917168561570");
     assert_finds("card 4111 1111 1111 1111 exp 12/27", "credit_card", "4111 1111 1111 1111");
     assert_finds("amex 3782-822463-10005", "credit_card", "3782-822463-10005");
     assert_finds("IBAN DE89 3704 0044 0532 0130 00 please", "iban", "DE89 3704 0044 0532 0130 00");
@@ -70,6 +79,20 @@ fn pii_hard_negatives() {
     assert_not("La fattura FA-2019-96545 risulta saldata", "phone");
     assert_not("request_id=91331168-2980-4c50-9d85-1f0c2a3b4c5d", "phone");
     assert_not("Aadhaar 2324 2181 8714 failed verification", "phone");
+    assert_not("I tried calling +917168561570 but it rang out", "in_aadhaar");
+    // Section numbers, fragments of longer numbers, the rest of an IBAN-shaped code, and the
+    // 3-3-3 / 4.2.3 groupings of national ids without a phone word.
+    assert_not("Section 243.196.185.627 of the standard", "phone");
+    assert_not("see 4.254.996.223 above", "phone");
+    assert_not("Le numéro 1 95 09 70 701 617 90 a été refusé", "phone");
+    assert_not("Payment reference: GB46 NWBK 1986 8587 0661 39", "phone");
+    assert_not("Referencia BE37 4201 6186 7880", "phone");
+    assert_not("The number 724 525 261 is not a valid SIN", "phone");
+    assert_not("Het nummer 5208.25.786 is geen geldig", "phone");
+    assert_not("Vila São Rafael, 00776699 Vasconcelos", "phone");
+    // Context words count at the start of a word: "hotel" has no "tel", "since" no "sin".
+    assert_not("Hotel room 0612345678 is booked", "phone");
+    assert_not("open since 046 454 286 days", "ca_sin");
 }
 
 #[test]

@@ -51,6 +51,14 @@ const NOT_PERSONAL: &[&str] = &[
     "items",
     "total",
     "count",
+    "section",
+    "clause",
+    "article",
+    "chapter",
+    "paragraph",
+    "page",
+    "figure",
+    "table",
 ];
 
 /// The number is labelled as something else: one of `NOT_PERSONAL` in the two words right
@@ -65,7 +73,66 @@ fn near_not_personal(candidate: &Candidate<'_>) -> bool {
 fn has_context(candidate: &Candidate<'_>, words: &[&str], window: usize) -> bool {
     let before = candidate.before(window);
     let after = candidate.after(16);
-    words.iter().any(|word| before.contains(word) || after.contains(word))
+    words.iter().any(|word| contains_word(&before, word) || contains_word(&after, word))
+}
+
+/// Like `has_context`, but only within the number's own sentence: in "call me on 0612 345 678.
+/// My customer number is …" the second sentence says nothing about the first number.
+fn has_context_in_sentence(candidate: &Candidate<'_>, words: &[&str], window: usize) -> bool {
+    let before = candidate.before(window);
+    let before = &before[sentence_start(&before)..];
+    let after = candidate.after(16);
+    let after = &after[..sentence_end(&after)];
+    words.iter().any(|word| contains_word(before, word) || contains_word(after, word))
+}
+
+/// Where the sentence holding the end of `text` starts: after the last line break (unless the
+/// line is a label such as "Phone:") or the last ". " / "! " / "? " before a capital letter
+/// ("Tel. 030…" keeps its abbreviation).
+fn sentence_start(text: &str) -> usize {
+    let mut start = 0;
+    for (index, c) in text.char_indices() {
+        let next = text[index + c.len_utf8()..].chars().next();
+        let boundary = match c {
+            '\n' => !text[..index].trim_end().ends_with(':'),
+            '.' | '!' | '?' => {
+                let rest = &text[index + c.len_utf8()..];
+                rest.starts_with(' ') && rest[1..].starts_with(|c: char| c.is_uppercase())
+            }
+            _ => false,
+        };
+        if boundary {
+            start = index + c.len_utf8() + next.filter(|c| *c == ' ').map_or(0, |_| 1);
+        }
+    }
+    start
+}
+
+/// Where the sentence that `text` continues ends: the first line break or sentence mark
+/// followed by a space.
+fn sentence_end(text: &str) -> usize {
+    text.char_indices()
+        .find(|&(index, c)| {
+            c == '\n' || (matches!(c, '.' | '!' | '?' | ';') && text[index + 1..].starts_with([' ', '\n']))
+        })
+        .map_or(text.len(), |(index, _)| index)
+}
+
+/// `word` occurs in `text` at the start of a word ("calling" has "call", "hotel" has no
+/// "tel"); a word of up to three letters must be the whole word ("sin" is not in "since").
+/// Words in scripts without spaces (電話) match anywhere.
+fn contains_word(text: &str, word: &str) -> bool {
+    // Caseless letters (Han, kana, Thai) belong to scripts written without spaces.
+    let spaced = !word.chars().next().is_some_and(|c| c.is_alphabetic() && !c.is_lowercase() && !c.is_uppercase());
+    let whole = word.chars().count() <= 3;
+    text.match_indices(word).any(|(index, _)| {
+        if !spaced {
+            return true;
+        }
+        let starts = !text[..index].chars().next_back().is_some_and(char::is_alphanumeric);
+        let ends = !whole || !text[index + word.len()..].chars().next().is_some_and(char::is_alphanumeric);
+        starts && ends
+    })
 }
 
 /// Not glued to more digits, letters or dotted parts (a fragment of a longer token).
@@ -130,11 +197,14 @@ fn phone(candidate: &Candidate<'_>) -> Option<f32> {
     // An extension ("x204", "ext. 12") is part of the number but not of its length.
     let main = value.split(['x', 'e']).next().unwrap_or(value).trim_end();
     let digits = validate::digits(main);
+    let phone_context = has_context_in_sentence(candidate, PHONE_WORDS, 32);
     if !(8..=15).contains(&digits.len())
         || !standalone(candidate)
         || hyphen_glued(candidate)
+        || part_of_longer_number(candidate)
+        || continues_account_code(candidate)
         || near_not_personal(candidate)
-        || (has_context(candidate, OTHER_ID_WORDS, 24) && !has_context(candidate, PHONE_WORDS, 24))
+        || (has_context_in_sentence(candidate, OTHER_ID_WORDS, 24) && !phone_context)
     {
         return None;
     }
@@ -142,11 +212,13 @@ fn phone(candidate: &Candidate<'_>) -> Option<f32> {
     if digits.iter().all(|&d| d == digits[0]) || value.parse::<std::net::Ipv4Addr>().is_ok() {
         return None;
     }
-    let international = value.starts_with('+') || value.starts_with("00");
+    // "00" dials out: a country code and a full national number follow (postcodes such as
+    // "00776699" do not have that many digits).
+    let international = value.starts_with('+') || (value.starts_with("00") && digits.len() >= 10);
     let grouped = value.chars().any(|c| matches!(c, ' ' | '-' | '.' | '(' | ')'));
     // A bare run of digits is a phone number only when something says so.
     if !international && !grouped {
-        return has_context(candidate, PHONE_WORDS, 24).then_some(0.6);
+        return phone_context.then_some(0.6);
     }
     // Dates and times have the same shape (2024-06-01, 12.05.2023), and 3-2-4 digit groups
     // are how SSNs are written, never phone numbers.
@@ -157,15 +229,56 @@ fn phone(candidate: &Candidate<'_>) -> Option<f32> {
     if (13..=19).contains(&digits.len()) && validate::luhn(&digits) && validate::card_issuer_known(&digits) {
         return None;
     }
-    if !international && digits.len() < 9 && !has_context(candidate, PHONE_WORDS, 24) {
+    // Short national numbers, and the 3-3-3 and 4.2.3 groupings that national ids (Canadian
+    // SIN, Dutch BSN) share with some national phone formats, need a phone word.
+    if !international && (digits.len() < 9 || is_national_id_grouping(value)) && !phone_context {
         return None;
     }
     Some(if international { 0.95 } else { 0.8 })
 }
 
+/// The match is a fragment of a longer number: more digits follow or precede it across a
+/// single space or dot ("1 95 09 70 701 617 90", "4.254.996.223").
+fn part_of_longer_number(candidate: &Candidate<'_>) -> bool {
+    let before: Vec<char> = candidate.text[..candidate.start].chars().rev().take(2).collect();
+    let after: Vec<char> = candidate.text[candidate.end..].chars().take(2).collect();
+    let joined =
+        |pair: &[char]| matches!(pair.first(), Some(' ' | '.')) && pair.get(1).is_some_and(|c| c.is_ascii_digit());
+    joined(&before) || joined(&after)
+}
+
+/// The digits continue an account code written in groups of four after a country code and
+/// check digits ("GB46 NWBK 1986 8587 0661 39"): an IBAN, valid or not, not a phone.
+fn continues_account_code(candidate: &Candidate<'_>) -> bool {
+    let mut groups = candidate.text[..candidate.start].split(' ').rev();
+    if groups.next() != Some("") {
+        return false;
+    }
+    for group in groups.take(8) {
+        let bytes = group.as_bytes();
+        let alphanumeric = bytes.iter().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+        if bytes.len() == 4
+            && bytes[..2].iter().all(u8::is_ascii_uppercase)
+            && bytes[2..].iter().all(u8::is_ascii_digit)
+        {
+            return true;
+        }
+        if bytes.len() != 4 || !alphanumeric {
+            return false;
+        }
+    }
+    false
+}
+
+fn is_national_id_grouping(value: &str) -> bool {
+    let groups: Vec<usize> = value.split(['-', ' ', '.']).map(str::len).collect();
+    matches!(groups.as_slice(), [3, 3, 3] | [4, 2, 3])
+}
+
 const PHONE_WORDS: &[&str] = &[
     "phone",
     "tel",
+    "telephone",
     "call",
     "mobile",
     "cell",
@@ -173,17 +286,55 @@ const PHONE_WORDS: &[&str] = &[
     "whatsapp",
     "contact",
     "ring",
-    "telefon",
-    "téléphone",
-    "telefono",
-    "teléfono",
-    "móvil",
-    "cellulare",
-    "portable",
-    "handy",
     "reach",
     "sms",
     "text me",
+    "dial",
+    // German, Dutch
+    "telefon",
+    "handy",
+    "anruf",
+    "rufen",
+    "ruf",
+    "erreichbar",
+    "rückruf",
+    "mobil",
+    "bereikbaar",
+    "bel ",
+    "bellen",
+    "telefoon",
+    "mobiel",
+    // French
+    "téléphone",
+    "portable",
+    "appel",
+    "rappel",
+    "joignable",
+    "joindre",
+    // Spanish, Portuguese, Italian
+    "teléfono",
+    "telefone",
+    "telefono",
+    "móvil",
+    "celular",
+    "llam",
+    "llám",
+    "ligar",
+    "liguem",
+    "ligue",
+    "contato",
+    "contacto",
+    "cellulare",
+    "chiam",
+    "richiam",
+    "raggiungibile",
+    "contattar",
+    // Japanese, Hindi
+    "電話",
+    "携帯",
+    "連絡先",
+    "फ़ोन",
+    "फोन",
 ];
 
 fn is_ssn_shape(value: &str) -> bool {
@@ -268,7 +419,12 @@ fn nl_bsn(candidate: &Candidate<'_>) -> Option<f32> {
 
 fn in_aadhaar(candidate: &Candidate<'_>) -> Option<f32> {
     let digits = validate::digits(candidate.value());
-    if !standalone(candidate) || !validate::verhoeff(&digits) || near_not_personal(candidate) {
+    // "+91…" is an Indian phone number with its country code.
+    if !standalone(candidate)
+        || candidate.char_before() == Some('+')
+        || !validate::verhoeff(&digits)
+        || near_not_personal(candidate)
+    {
         return None;
     }
     Some(if has_context(candidate, &["aadhaar", "aadhar", "uidai", "uid"], 40) { 1.0 } else { 0.8 })
@@ -470,7 +626,7 @@ pub(crate) fn specs() -> Vec<PatternSpec> {
             "phone",
             Medium,
             "phone number (international and national formats)",
-            r"(?:(?:\+|\b00)[1-9]\d{0,3}(?:[ .-]?\(?\d{1,5}\)?){2,6}|(?:\(\d{2,5}\)|\b\d{2,5})(?:[ .-]?\d{2,5}){1,4})(?:\s?(?:x|ext\.?)\s?\d{1,6}\b|\b)",
+            r"(?:(?:\+|\b00)[1-9]\d{0,3}(?:[ .-]?\(?\d{1,5}\)?){2,6}|(?:\(\d{2,5}\)|\b\d{2,5})(?:[ .-]?\d{2,5}){1,5})(?:\s?(?:x|ext\.?)\s?\d{1,6}\b|\b)",
             0,
             phone,
             30,
