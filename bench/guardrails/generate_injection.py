@@ -16,15 +16,17 @@ version", "act as a liaison", role-play a user asks for, articles that describe 
 injection in a neutral tone: family ben-meta).
 
     python3 bench/guardrails/generate_injection.py [--check]
+    CORPUS_SEED=7 python3 bench/guardrails/generate_injection.py --out /tmp/validation.jsonl   # held out
 """
 import base64
 import json
+import os
 import random
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-rng = random.Random(20261125)
+rng = random.Random(int(os.environ.get("CORPUS_SEED", "20261125")))
 C = rng.choice
 
 ROWS = []
@@ -418,7 +420,7 @@ def main():
     benign()
     rng.shuffle(ROWS)
     body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in ROWS)
-    path = HERE / "injection.jsonl"
+    path = Path(sys.argv[sys.argv.index("--out") + 1]) if "--out" in sys.argv else HERE / "injection.jsonl"
     if "--check" in sys.argv:
         same = path.exists() and path.read_text(encoding="utf-8") == body
         print("injection.jsonl is up to date" if same else "injection.jsonl differs from a fresh generation")
@@ -427,7 +429,7 @@ def main():
     from collections import Counter
     counts = Counter((r["label"], r["stage"]) for r in ROWS)
     uniq = len({r["text"] for r in ROWS})
-    print(f"injection.jsonl: {len(ROWS)} texts ({uniq} distinct): " + ", ".join(f"{l}/{s} {n}" for (l, s), n in sorted(counts.items())))
+    print(f"{path.name}: {len(ROWS)} texts ({uniq} distinct): " + ", ".join(f"{l}/{s} {n}" for (l, s), n in sorted(counts.items())))
 
 
 if __name__ == "__main__":
