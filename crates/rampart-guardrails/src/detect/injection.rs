@@ -116,6 +116,44 @@ const RULES: &[(&str, f32, f32)] = &[
     ),
     (r"!\[[^\]]{0,80}\]\(https?://[^)\s]{1,200}[?&][^)\s]{0,200}=[^)\s]{0,400}\)", 0.5, 0.85),
     (r"\bdo\s+not\s+(?:tell|inform|mention\s+(?:this\s+)?to)\s+the\s+user\b", 0.6, 0.85),
+    // Overrides in other words: more verbs ("set aside", "pay no attention to"), and what is
+    // overridden named as restrictions, policies, prompts or developer messages.
+    (
+        r"\b(?:ignore|disregard|forget|override|bypass|drop|discard|abandon|set\s+aside|throw\s+out|pay\s+no\s+attention\s+to|stop\s+following)\s+(?:all\s+|any\s+|every\s+|the\s+|your\s+|of\s+|these\s+|those\s+)*(?:previous|prior|above|earlier|preceding|initial|original|system|existing|former|current)\s+(?:safety\s+|content\s+|developer\s+|system\s+)?(?:restrictions?|polic(?:y|ies)|prompts?|system\s+prompts?|messages?|guidelines|rules|filters|safeguards|instructions?|directions)",
+        0.9,
+        0.95,
+    ),
+    // A user may take back their own text ("ignore the above typo"); a document may not.
+    (r"\b(?:ignore|disregard)\s+(?:all\s+of\s+|everything\s+)?the\s+above\s+(?:and|,|instructions|text)", 0.6, 0.95),
+    (r"\b(?:ignore|disregard)\s+the\s+user'?s\s+(?:request|question|instructions?)", 0.8, 0.95),
+    (r"\bwhatever\s+you\s+(?:were|have\s+been)\s+told\s+(?:before|earlier|previously)\b", 0.85, 0.95),
+    (
+        r"\b(?:pay\s+no\s+attention\s+to|set\s+aside|throw\s+out|drop)\s+(?:all\s+|any\s+|every\s+|the\s+|your\s+)*(?:guidelines|restrictions|rules|instructions|safety\s+polic(?:y|ies))\s+you\s+(?:were|have\s+been)\s+given",
+        0.9,
+        0.95,
+    ),
+    // Text that addresses the model reading it: notes to "any AI agent", greetings to a named
+    // assistant, a new task handed over, and the ask to keep it from the user.
+    (
+        r"\b(?:note|message|instructions?|attention)\s+(?:for|to)\s+(?:any\s+|the\s+|all\s+)?(?:ai|assistant|llm|language\s+model|chatbot|model|automated\s+(?:system|analysis))(?:\s+agents?|s)?\b",
+        0.7,
+        0.9,
+    ),
+    (r"\b(?:hi|hey|hello|dear)\s+(?:claude|gpt|chatgpt|gemini|copilot|llama|ai\s+assistant)\b", 0.4, 0.85),
+    (r"\byour\s+new\s+(?:task|goal|objective|instructions?|role)\s+(?:is|are)\b", 0.6, 0.9),
+    (
+        r"\bdo\s+not\s+(?:mention|reveal|disclose|show)\s+(?:this|these)\s+(?:note|notes|instructions?|messages?)\s+to\s+the\s+user",
+        0.8,
+        0.9,
+    ),
+    (
+        r"\b(?:important|urgent|critical)\s+system\s+(?:message|notice|note|update|instruction)\b|\bsystem\s+(?:notice|override)\s*:",
+        0.7,
+        0.9,
+    ),
+    (r"<\s*/?\s*(?:instructions?|system|system_prompt)\s*>", 0.5, 0.85),
+    (r"\bis\s+an?\s+(?:amoral|unfiltered|uncensored|unrestricted)\s+(?:chatbot|ai|assistant|model|bot)\b", 0.85, 0.9),
+    (r"\{\s*\x22role\x22\s*:\s*\x22system\x22\s*,\s*\x22content\x22", 0.6, 0.9),
     // Broader phrasings of the same families.
     (
         r"\b(?:the\s+)?real\s+(?:instruction|instructions|task|prompt)\s+(?:is|are)\b|\bend\s+of\s+(?:the\s+)?(?:user'?s?\s+)?(?:text|input|prompt|document)\s*[.:]",
