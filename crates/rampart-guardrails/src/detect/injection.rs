@@ -152,6 +152,18 @@ const RULES: &[(&str, f32, f32)] = &[
         0.9,
     ),
     (r"<\s*/?\s*(?:instructions?|system|system_prompt)\s*>", 0.5, 0.85),
+    // Encoded payloads handed over with the order to run them, and the clause that pre-empts a
+    // refusal.
+    (
+        r"\b(?:decode|base64\s+-d|unescape|decrypt)\b.{0,80}?\b(?:follow|carry\s+(?:it\s+|them\s+)?out|execute|comply|obey|do\s+what\s+it\s+says|act\s+on)\b",
+        0.8,
+        0.9,
+    ),
+    (
+        r"\bignore\s+any\s+(?:rule|policy|guideline|instruction)s?\s+that\s+(?:forbids?|prevents?|prohibits?|stops?)\s+(?:this|you|it)\b",
+        0.85,
+        0.9,
+    ),
     (r"\bis\s+an?\s+(?:amoral|unfiltered|uncensored|unrestricted)\s+(?:chatbot|ai|assistant|model|bot)\b", 0.85, 0.9),
     (r"\{\s*\x22role\x22\s*:\s*\x22system\x22\s*,\s*\x22content\x22", 0.6, 0.9),
     // Broader phrasings of the same families.
