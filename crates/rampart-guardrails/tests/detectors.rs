@@ -57,6 +57,13 @@ fn pii_positives() {
     assert_finds("ship to 221 Baker Street, London", "postal_address", "221 Baker Street");
     assert_finds("Lieferung an Hauptstraße 5, Berlin", "postal_address", "Hauptstraße 5");
     assert_finds("Hello, my name is Maria Rossi and I", "person_name", "Maria Rossi");
+    // Names introduced in the other languages of the corpus, and by form labels.
+    assert_finds("Nom : Éric Fernandes", "person_name", "Éric Fernandes");
+    assert_finds("[20:08] customer: Mi nombre es Víctor Criado", "person_name", "Víctor Criado");
+    assert_finds("Goedemiddag, Beste Lars van Opper-Lotharingen", "person_name", "Lars van Opper-Lotharingen");
+    assert_finds("Nome e cognome: Eliana Cipolla", "person_name", "Eliana Cipolla");
+    assert_finds("氏名：田中七夏", "person_name", "田中七夏");
+    assert_finds("私の名前は鈴木\u{3000}花子です", "person_name", "鈴木\u{3000}花子");
 }
 
 #[test]
@@ -75,6 +82,8 @@ fn pii_hard_negatives() {
     assert_not("total 123456789 items", "nl_bsn");
     assert_not("price is 1,299.00 EUR", "phone");
     assert_not("Dear Sir or Madam", "person_name");
+    assert_not("Je suis désolé pour le retard", "person_name");
+    assert_not("Hallo Team, the build is green", "person_name");
     assert_not("DATABASE_URL=postgres://app:hunter2pass@db.internal.example:5432/app", "email");
     assert_not("La fattura FA-2019-96545 risulta saldata", "phone");
     assert_not("request_id=91331168-2980-4c50-9d85-1f0c2a3b4c5d", "phone");

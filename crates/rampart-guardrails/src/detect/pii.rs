@@ -662,7 +662,7 @@ pub(crate) fn specs() -> Vec<PatternSpec> {
             "person_name",
             Low,
             "a person's name introduced by a phrase (my name is, Dear, Mr.)",
-            r"(?:[Mm]y name is|[Nn]ame:|[Dd]ear|Mr\.?|Mrs\.?|Ms\.?|Dr\.?|[Ss]incerely,|[Rr]egards,|[Ii]ch heiße|[Jj]e m'appelle|[Mm]e llamo|[Mm]i chiamo|[Mm]ijn naam is|[Mm]eu nome é) ((?:\p{Lu}[\p{Ll}'’]+(?:-\p{Lu}[\p{Ll}'’]+)?|\p{Lu}\.)(?: (?:\p{Lu}[\p{Ll}'’]+(?:-\p{Lu}[\p{Ll}'’]+)?|van|von|der|den|del|de|da|di|le|la)){0,3}(?: (?:II|III|IV|Jr\.|Sr\.))?|\p{Han}{1,3} \p{Han}{1,3})",
+            r"(?:[Mm]y name is|(?:[Ff]ull )?[Nn]ame ?:|[Dd]ear|Mr\.?|Mrs\.?|Ms\.?|Dr\.?|[Ss]incerely,|[Rr]egards,|[Ii]ch heiße|[Jj]e m'appelle|[Jj]e suis|[Mm]e llamo|[Mm]i nombre es|[Mm]i chiamo|[Mm]ijn naam is|[Mm]eu nome é|[Nn]om(?: complet)? ?:|[Nn]ome(?: e cognome| completo)? ?:|[Nn]ombre(?: completo)? ?:|[Nn]aam ?:|[Ee]stimad[oa]|[Pp]rezad[oa]|[Gg]entile|[Cc]h[eè]re?|[Bb]este|[Hh]allo|[Ss]ehr geehrte[r]? (?:Frau|Herr)|氏名 ?[:：]|お名前 ?[:：]|私の名前は)[ \u{3000}]?((?:\p{Lu}[\p{Ll}'’]+(?:-\p{Lu}[\p{Ll}'’]+)?|\p{Lu}\.)(?: (?:\p{Lu}[\p{Ll}'’]+(?:-\p{Lu}[\p{Ll}'’]+)?|van|von|der|den|del|de|da|di|le|la)){0,3}(?: (?:II|III|IV|Jr\.|Sr\.))?|\p{Han}{1,3}[ \u{3000}]?\p{Han}{1,3})",
             1,
             person_name,
             20,
