@@ -20,9 +20,10 @@ pub(crate) const INFO: EntityInfo = EntityInfo {
 
 /// (pattern over normalised text, score in prompts, score in tool results and memory).
 const RULES: &[(&str, f32, f32)] = &[
-    // Instruction override.
+    // Instruction override: many verbs ("set aside", "pay no attention to"), and what is
+    // overridden named as instructions, restrictions, policies, prompts or developer messages.
     (
-        r"\b(?:ignore|disregard|forget|override|bypass|skip|drop)\s+(?:all\s+|any\s+|every\s+|the\s+|your\s+|my\s+|of\s+|these\s+|those\s+)*(?:previous|prior|above|earlier|preceding|initial|original|system|existing|former)\s+(?:instructions?|prompts?|rules|directions?|guidelines|context|messages?|commands?|orders|constraints)",
+        r"\b(?:ignore|disregard|forget|override|bypass|skip|drop|discard|abandon|set\s+aside|throw\s+out|pay\s+no\s+attention\s+to|stop\s+following)\s+(?:all\s+|any\s+|every\s+|the\s+|your\s+|my\s+|of\s+|these\s+|those\s+)*(?:previous|prior|above|earlier|preceding|initial|original|system|existing|former|current)\s+(?:safety\s+|content\s+|developer\s+|system\s+)?(?:instructions?|prompts?|system\s+prompts?|rules|directions?|guidelines|context|messages?|commands?|orders|constraints|restrictions?|polic(?:y|ies)|filters|safeguards)",
         0.9,
         0.95,
     ),
@@ -116,13 +117,6 @@ const RULES: &[(&str, f32, f32)] = &[
     ),
     (r"!\[[^\]]{0,80}\]\(https?://[^)\s]{1,200}[?&][^)\s]{0,200}=[^)\s]{0,400}\)", 0.5, 0.85),
     (r"\bdo\s+not\s+(?:tell|inform|mention\s+(?:this\s+)?to)\s+the\s+user\b", 0.6, 0.85),
-    // Overrides in other words: more verbs ("set aside", "pay no attention to"), and what is
-    // overridden named as restrictions, policies, prompts or developer messages.
-    (
-        r"\b(?:ignore|disregard|forget|override|bypass|drop|discard|abandon|set\s+aside|throw\s+out|pay\s+no\s+attention\s+to|stop\s+following)\s+(?:all\s+|any\s+|every\s+|the\s+|your\s+|of\s+|these\s+|those\s+)*(?:previous|prior|above|earlier|preceding|initial|original|system|existing|former|current)\s+(?:safety\s+|content\s+|developer\s+|system\s+)?(?:restrictions?|polic(?:y|ies)|prompts?|system\s+prompts?|messages?|guidelines|rules|filters|safeguards|instructions?|directions)",
-        0.9,
-        0.95,
-    ),
     // A user may take back their own text ("ignore the above typo"); a document may not.
     (r"\b(?:ignore|disregard)\s+(?:all\s+of\s+|everything\s+)?the\s+above\s+(?:and|,|instructions|text)", 0.6, 0.95),
     (r"\b(?:ignore|disregard)\s+the\s+user'?s\s+(?:request|question|instructions?)", 0.8, 0.95),

@@ -71,18 +71,18 @@ fn near_not_personal(candidate: &Candidate<'_>) -> bool {
 }
 
 fn has_context(candidate: &Candidate<'_>, words: &[&str], window: usize) -> bool {
-    let before = candidate.before(window);
-    let after = candidate.after(16);
-    words.iter().any(|word| contains_word(&before, word) || contains_word(&after, word))
+    mentions(&candidate.before(window), &candidate.after(16), words)
 }
 
 /// Like `has_context`, but only within the number's own sentence: in "call me on 0612 345 678.
 /// My customer number is …" the second sentence says nothing about the first number.
 fn has_context_in_sentence(candidate: &Candidate<'_>, words: &[&str], window: usize) -> bool {
     let before = candidate.before(window);
-    let before = &before[sentence_start(&before)..];
     let after = candidate.after(16);
-    let after = &after[..sentence_end(&after)];
+    mentions(&before[sentence_start(&before)..], &after[..sentence_end(&after)], words)
+}
+
+fn mentions(before: &str, after: &str, words: &[&str]) -> bool {
     words.iter().any(|word| contains_word(before, word) || contains_word(after, word))
 }
 
@@ -92,17 +92,14 @@ fn has_context_in_sentence(candidate: &Candidate<'_>, words: &[&str], window: us
 fn sentence_start(text: &str) -> usize {
     let mut start = 0;
     for (index, c) in text.char_indices() {
-        let next = text[index + c.len_utf8()..].chars().next();
+        let rest = &text[index + c.len_utf8()..];
         let boundary = match c {
             '\n' => !text[..index].trim_end().ends_with(':'),
-            '.' | '!' | '?' => {
-                let rest = &text[index + c.len_utf8()..];
-                rest.starts_with(' ') && rest[1..].starts_with(|c: char| c.is_uppercase())
-            }
+            '.' | '!' | '?' => rest.strip_prefix(' ').is_some_and(|next| next.starts_with(char::is_uppercase)),
             _ => false,
         };
         if boundary {
-            start = index + c.len_utf8() + next.filter(|c| *c == ' ').map_or(0, |_| 1);
+            start = text.len() - rest.strip_prefix(' ').unwrap_or(rest).len();
         }
     }
     start
@@ -197,15 +194,17 @@ fn phone(candidate: &Candidate<'_>) -> Option<f32> {
     // An extension ("x204", "ext. 12") is part of the number but not of its length.
     let main = value.split(['x', 'e']).next().unwrap_or(value).trim_end();
     let digits = validate::digits(main);
-    let phone_context = has_context_in_sentence(candidate, PHONE_WORDS, 32);
     if !(8..=15).contains(&digits.len())
         || !standalone(candidate)
         || hyphen_glued(candidate)
         || part_of_longer_number(candidate)
         || continues_account_code(candidate)
         || near_not_personal(candidate)
-        || (has_context_in_sentence(candidate, OTHER_ID_WORDS, 24) && !phone_context)
     {
+        return None;
+    }
+    let phone_context = has_context_in_sentence(candidate, PHONE_WORDS, 32);
+    if !phone_context && has_context_in_sentence(candidate, OTHER_ID_WORDS, 24) {
         return None;
     }
     let value = main;
@@ -271,8 +270,12 @@ fn continues_account_code(candidate: &Candidate<'_>) -> bool {
 }
 
 fn is_national_id_grouping(value: &str) -> bool {
-    let groups: Vec<usize> = value.split(['-', ' ', '.']).map(str::len).collect();
-    matches!(groups.as_slice(), [3, 3, 3] | [4, 2, 3])
+    matches!(group_lengths(value).as_slice(), [3, 3, 3] | [4, 2, 3])
+}
+
+/// Lengths of the parts between separators (`-`, space, `.`): "415 555-0132" is [3, 3, 4].
+fn group_lengths(value: &str) -> Vec<usize> {
+    value.split(['-', ' ', '.']).map(str::len).collect()
 }
 
 const PHONE_WORDS: &[&str] = &[
@@ -300,7 +303,7 @@ const PHONE_WORDS: &[&str] = &[
     "rückruf",
     "mobil",
     "bereikbaar",
-    "bel ",
+    "bel",
     "bellen",
     "telefoon",
     "mobiel",
@@ -338,8 +341,7 @@ const PHONE_WORDS: &[&str] = &[
 ];
 
 fn is_ssn_shape(value: &str) -> bool {
-    let groups: Vec<usize> = value.split(['-', ' ']).map(str::len).collect();
-    groups == [3, 2, 4] && value.bytes().filter(u8::is_ascii_digit).count() == 9
+    !value.contains('.') && group_lengths(value) == [3, 2, 4] && value.bytes().filter(u8::is_ascii_digit).count() == 9
 }
 
 fn looks_like_date(value: &str) -> bool {
