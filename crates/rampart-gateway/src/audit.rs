@@ -29,10 +29,7 @@ impl AuditTrail {
     /// effect: the caller answers 503.
     pub async fn record(&self, event: AuditEvent) -> Result<(), ApiError> {
         let Some(store) = &self.store else { return Ok(()) };
-        store.append_audit(vec![event]).await.map(drop).map_err(|error| {
-            tracing::error!(%error, "audit append failed; the request is refused");
-            ApiError::AuditUnavailable { detail: error.to_string() }
-        })
+        append_or_refuse(store.as_ref(), event).await
     }
 
     /// Starts appending one event and returns at once. The decision it records may take effect
@@ -41,12 +38,7 @@ impl AuditTrail {
     /// it, and the limits' reservation lands in the same group commit.
     pub fn record_pending(&self, event: AuditEvent) -> PendingRecord {
         let Some(store) = self.store.clone() else { return PendingRecord(None) };
-        PendingRecord(Some(tokio::spawn(async move {
-            store.append_audit(vec![event]).await.map(drop).map_err(|error| {
-                tracing::error!(%error, "audit append failed; the request is refused");
-                ApiError::AuditUnavailable { detail: error.to_string() }
-            })
-        })))
+        PendingRecord(Some(tokio::spawn(async move { append_or_refuse(store.as_ref(), event).await })))
     }
 
     /// Appends without making anyone wait: for what happens after the answer has gone (a
@@ -73,6 +65,14 @@ impl AuditTrail {
             tracing::warn!(path, "an authentication refusal could not be audited");
         }
     }
+}
+
+/// Appends one event; a failure refuses the request it records (503).
+async fn append_or_refuse(store: &dyn Store, event: AuditEvent) -> Result<(), ApiError> {
+    store.append_audit(vec![event]).await.map(drop).map_err(|error| {
+        tracing::error!(%error, "audit append failed; the request is refused");
+        ApiError::AuditUnavailable { detail: error.to_string() }
+    })
 }
 
 /// An audit append under way (see [`AuditTrail::record_pending`]).
