@@ -7,13 +7,15 @@
 #   off: [auth] mode = "off" and [audit] enabled = false (the policy still decides: it cannot
 #        be switched off, by design)
 #
-# Usage: bench/governance.sh   (env: BIN, DURATION=10, CONNS="16 64", REPS=3)
+# Usage: bench/governance.sh   (env: BIN, DURATION=10, CONNS="16 64", REPS=3,
+#        SQLITE_SYNC=full|normal: [storage] sqlite_synchronous on both sides)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-target/release/rampart}
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-16 64}
 REPS=${REPS:-3}
+SQLITE_SYNC=${SQLITE_SYNC:-full}
 MOCK_PORT=${MOCK_PORT:-18100}
 PORT=${PORT:-18180}
 command -v nginx >/dev/null && command -v wrk >/dev/null || { echo "needs nginx and wrk (apt-get install nginx-light wrk)" >&2; exit 1; }
@@ -52,6 +54,7 @@ config() { # $1: on|off
 listen = "127.0.0.1:$PORT"
 [storage]
 data_dir = "$WORK/data-$1"
+sqlite_synchronous = "$SQLITE_SYNC"
 [logging]
 level = "warn"
 [[backends]]
@@ -73,7 +76,7 @@ run() { # $1: on|off, $2: conns → req/s
     | awk '/Requests\/sec/ {rps=$2} /99%/ {p99=$2} /Non-2xx/ {bad=$NF} END {printf "%s %s %s\n", rps, p99, (bad==""?0:bad)}'
 }
 
-echo "machine: nproc $(nproc), $(free -h | awk '/Mem:/ {print $2}') RAM; duration ${DURATION}s; reps $REPS"
+echo "machine: nproc $(nproc), $(free -h | awk '/Mem:/ {print $2}') RAM; duration ${DURATION}s; reps $REPS; sqlite_synchronous $SQLITE_SYNC"
 printf "%-4s %6s %12s %10s %8s\n" mode conns "req/s" p99 non2xx
 for mode in on off; do
   config "$mode" > "$WORK/$mode.toml"

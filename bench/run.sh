@@ -2,7 +2,8 @@
 # Gateway benchmark: Rampart side by side with TensorZero and LiteLLM against the same mock
 # upstream (nginx), via ../shared/bench/peers.sh. Results: BENCHMARKS.md.
 #
-# Knobs are peers.sh's (PEERS_REPS, PEERS_DUR, PEERS_CONNS, PEERS_TARGETS, ...).
+# Knobs are peers.sh's (PEERS_REPS, PEERS_DUR, PEERS_CONNS, PEERS_TARGETS, ...), plus
+# BENCH_LIMITS=0 (no [[limits]]) and SQLITE_SYNC=full|normal ([storage] sqlite_synchronous).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 peers=${PEERS_SCRIPT:-$root/../shared/bench/peers.sh}
@@ -16,6 +17,7 @@ cat >"$work/rampart.toml" <<TOML
 listen = "127.0.0.1:${RAMPART_PORT:-8088}"
 [storage]
 data_dir = "$work/data"
+sqlite_synchronous = "${SQLITE_SYNC:-full}"
 [logging]
 level = "warn"
 [[backends]]

@@ -71,6 +71,24 @@ pub struct StorageConfig {
     /// the store at `url`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limits_url: Option<String>,
+    /// When a SQLite store's commits reach the disk (see [`SqliteSynchronous`]). Applies to
+    /// SQLite only: with PostgreSQL, the server's `synchronous_commit` decides.
+    pub sqlite_synchronous: SqliteSynchronous,
+}
+
+/// SQLite's `synchronous` setting for the store, as far as Rampart offers it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSynchronous {
+    /// Every commit is synced to disk before it is acknowledged: acknowledged writes survive a
+    /// killed process and a power loss. Requests that wait for an audit record or a limit
+    /// reservation wait for the disk.
+    #[default]
+    Full,
+    /// Commits are handed to the operating system before they are acknowledged and synced at
+    /// WAL checkpoints: acknowledged writes survive a killed process (`kill -9`), but a power
+    /// loss or kernel crash can lose the last ones. The file stays consistent either way.
+    Normal,
 }
 
 impl StorageConfig {

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use crate::error::ConfigError;
 use crate::locate::{KeyPath, line_of};
-use crate::model::{BackendKindConfig, Config, ModelKind};
+use crate::model::{BackendKindConfig, Config, ModelKind, SqliteSynchronous};
 
 pub(crate) fn validate(config: &Config, text: &str, file: &str) -> Result<(), ConfigError> {
     let invalid = |path: KeyPath, message: String| ConfigError::Invalid {
@@ -39,6 +39,12 @@ pub(crate) fn validate(config: &Config, text: &str, file: &str) -> Result<(), Co
             return Err(invalid(
                 root.key("storage").key("url"),
                 format!("is '{url}': use sqlite:///path/to/rampart.db or postgres://user@host/db"),
+            ));
+        }
+        if config.storage.sqlite_synchronous != SqliteSynchronous::Full && !url.starts_with("sqlite:") {
+            return Err(invalid(
+                root.key("storage").key("sqlite_synchronous"),
+                "applies to a SQLite store only: with PostgreSQL, set synchronous_commit on the server, or remove this key".to_owned(),
             ));
         }
     }

@@ -91,6 +91,9 @@ fn routing_references_are_checked() {
     assert!(error(global).contains("a global limit counts every request together"));
     assert!(error(base("", "[context]\ntotal_tokens = 100")).contains("less than the layers' budgets"));
     assert!(error(base("", "[storage]\nlimits_url = \"mysql://x\"")).contains("use redis://"));
+    let postgres_normal = "[storage]\nurl = \"postgres://db/rampart\"\nsqlite_synchronous = \"normal\"";
+    assert!(error(base("", postgres_normal)).contains("applies to a SQLite store only"));
+    assert!(error(base("", "[storage]\nsqlite_synchronous = \"off\"")).contains("sqlite_synchronous"));
     assert!(error(base("", "[cache]\nurl = \"memcached://x\"")).contains("use redis://"));
 }
 

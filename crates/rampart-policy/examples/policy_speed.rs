@@ -1,5 +1,6 @@
 //! Times decisions of the built-in default bundle, warm, on one thread, with each regorus
-//! evaluator: `cargo run --release -p rampart-policy --example policy_speed`.
+//! evaluator, every decision evaluated, and then with the RVM and the decision cache (what the
+//! gateway serves with): `cargo run --release -p rampart-policy --example policy_speed`.
 //!
 //! The time is `PolicyEngine::decide` alone (the input is built once); allocation goes through
 //! mimalloc, as in the `rampart` binary.
@@ -30,12 +31,16 @@ fn main() {
         ("model.call allow", PolicyInput::model_call(&user, "llama", 1, None)),
         ("model.call deny", PolicyInput::model_call(&private, "gpt", 2, None)),
     ];
-    for evaluator in [EvaluatorKind::Rvm, EvaluatorKind::Interpreter] {
-        let options = EvalOptions { evaluator, ..EvalOptions::default() };
+    let cached = EvalOptions::default().decision_cache_entries;
+    for (evaluator, decision_cache_entries) in
+        [(EvaluatorKind::Rvm, 0), (EvaluatorKind::Interpreter, 0), (EvaluatorKind::Rvm, cached)]
+    {
+        let options = EvalOptions { evaluator, decision_cache_entries, ..EvalOptions::default() };
         let loading = Instant::now();
         let bundle = PolicyBundle::default_bundle(options).expect("default bundle loads");
+        let mode = if bundle.caches_decisions() { "cached" } else { "evaluated" };
         println!(
-            "{evaluator:?}: bundle {} loaded in {:.1} ms",
+            "{evaluator:?}, {mode}: bundle {} loaded in {:.1} ms",
             bundle.version(),
             loading.elapsed().as_secs_f64() * 1e3
         );
@@ -58,7 +63,7 @@ fn main() {
             times.sort();
             let micros = |time: Duration| time.as_secs_f64() * 1e6;
             println!(
-                "{evaluator:<11?} {name:<16} p50 {:6.2} µs  p99 {:6.2} µs  max {:8.2} µs  ({DECISIONS} decisions, allow={expected})",
+                "{evaluator:<11?} {mode:<9} {name:<16} p50 {:6.2} µs  p99 {:6.2} µs  max {:8.2} µs  ({DECISIONS} decisions, allow={expected})",
                 micros(times[DECISIONS / 2]),
                 micros(times[DECISIONS * 99 / 100]),
                 micros(times[DECISIONS - 1]),

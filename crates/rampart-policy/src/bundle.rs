@@ -12,6 +12,7 @@ use regorus::utils::limits::ExecutionTimerConfig;
 use regorus::{Engine, Rc, Value};
 use sha2::{Digest, Sha256};
 
+use crate::cache::DecisionCache;
 use crate::crosscheck;
 use crate::decision::Decision;
 use crate::error::PolicyError;
@@ -59,6 +60,9 @@ pub struct EvalOptions {
     /// interpreter has no instruction count.
     pub max_instructions: usize,
     pub evaluator: EvaluatorKind,
+    /// How many distinct inputs' decisions a bundle remembers (see `cache.rs`); 0 evaluates
+    /// every decision.
+    pub decision_cache_entries: usize,
 }
 
 impl Default for EvalOptions {
@@ -67,6 +71,7 @@ impl Default for EvalOptions {
             time_limit: Duration::from_millis(10),
             max_instructions: 1_000_000,
             evaluator: EvaluatorKind::Rvm,
+            decision_cache_entries: 4096,
         }
     }
 }
@@ -120,6 +125,8 @@ pub struct PolicyBundle {
     pub(crate) data: Value,
     pub(crate) evaluator: Evaluator,
     pub(crate) options: EvalOptions,
+    /// This bundle's remembered decisions.
+    pub(crate) decisions: DecisionCache,
 }
 
 impl PolicyBundle {
@@ -157,6 +164,7 @@ impl PolicyBundle {
         // Test files must parse too, so that `policy test` and serving agree on the bundle.
         build_engine(&files, true)?;
         let evaluator = compile(engine, options.evaluator)?;
+        let decisions = DecisionCache::for_files(&files, options.decision_cache_entries);
         let bundle = PolicyBundle {
             id: NEXT_BUNDLE_ID.fetch_add(1, Ordering::Relaxed),
             version,
@@ -165,6 +173,7 @@ impl PolicyBundle {
             data,
             evaluator,
             options,
+            decisions,
         };
         bundle.smoke_test()?;
         if matches!(bundle.evaluator, Evaluator::Vm(_)) {
@@ -204,6 +213,12 @@ impl PolicyBundle {
 
     pub fn options(&self) -> EvalOptions {
         self.options
+    }
+
+    /// Whether this bundle remembers its decisions: not when its policies read the clock, the
+    /// network or a random source, or when `decision_cache_entries` is 0.
+    pub fn caches_decisions(&self) -> bool {
+        self.decisions.enabled()
     }
 
     /// `"rvm"` or `"interpreter"`: which regorus evaluator serves this bundle.

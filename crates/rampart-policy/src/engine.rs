@@ -99,11 +99,27 @@ impl PolicyEngine {
     }
 }
 
-pub(crate) fn decide_with(bundle: &PolicyBundle, input: &PolicyInput) -> Decision {
+/// The bundle's decision for `input`: remembered, or evaluated (and then remembered, unless the
+/// evaluation failed).
+fn decide_with(bundle: &PolicyBundle, input: &PolicyInput) -> Decision {
+    let key = bundle.decisions.key(input.value());
+    if let Some(decision) = key.as_deref().and_then(|key| bundle.decisions.get(key)) {
+        return decision;
+    }
+    let (decision, evaluated) = evaluate_decision(bundle, input);
+    if let (Some(key), true) = (key, evaluated) {
+        bundle.decisions.put(key, &decision);
+    }
+    decision
+}
+
+/// Evaluates `input`, never from the cache; `true` when the policy itself decided (not an
+/// evaluation error turned into a deny).
+pub(crate) fn evaluate_decision(bundle: &PolicyBundle, input: &PolicyInput) -> (Decision, bool) {
     let version = bundle.version();
     match eval::evaluate(bundle, input.value().clone()) {
-        Ok(value) => Decision::from_policy_value(&value, version),
-        Err(error) => Decision::deny(version, format!("policy evaluation failed: {error}")),
+        Ok(value) => (Decision::from_policy_value(&value, version), true),
+        Err(error) => (Decision::deny(version, format!("policy evaluation failed: {error}")), false),
     }
 }
 

@@ -8,7 +8,7 @@ use serde_json::Value as Json;
 
 use crate::bundle::{DECISION_ENTRYPOINT, EvalOptions, PolicyBundle};
 use crate::decision::Decision;
-use crate::engine::decide_with;
+use crate::engine::evaluate_decision;
 use crate::input::PolicyInput;
 
 /// An operator waits for `explain`; a serving decision never runs under this budget.
@@ -33,7 +33,7 @@ pub struct Explanation {
 }
 
 pub(crate) fn explain(bundle: &PolicyBundle, input: &PolicyInput) -> (Decision, Explanation) {
-    let decision = decide_with(bundle, input);
+    let (decision, _) = evaluate_decision(bundle, input);
     let mut explanation = Explanation {
         policy_version: bundle.version().to_owned(),
         evaluator: bundle.evaluator_name(),

@@ -49,8 +49,14 @@
 //! disagree, or that regorus cannot compile to the RVM, is served by the interpreter instead
 //! (logged at WARN), as is every bundle when [`EvaluatorKind::Interpreter`] is chosen.
 //! `run_tests` and `explain` always use the interpreter.
+//!
+//! A bundle remembers the decisions its policy made, per distinct input (bounded by
+//! [`EvalOptions::decision_cache_entries`]), unless its policies name a builtin whose answer
+//! can change between calls ([`NON_DETERMINISTIC_BUILTINS`]); failed evaluations are never
+//! remembered, and a reload starts from an empty cache.
 
 mod bundle;
+mod cache;
 mod crosscheck;
 mod decision;
 mod engine;
@@ -61,6 +67,7 @@ mod input;
 mod testing;
 
 pub use bundle::{DATA_FILE, DECISION_ENTRYPOINT, EvalOptions, EvaluatorKind, PolicyBundle, PolicyFile};
+pub use cache::NON_DETERMINISTIC_BUILTINS;
 pub use decision::{Decision, Obligation};
 pub use engine::PolicyEngine;
 pub use error::PolicyError;

@@ -141,7 +141,12 @@ decision := {"allow": true, "reasons": ["one"]} if shape == "conflict"
 decision := {"allow": false, "reasons": ["two"]} if shape == "conflict"
 "#;
     for evaluator in [EvaluatorKind::Rvm, EvaluatorKind::Interpreter] {
-        let options = EvalOptions { time_limit: Duration::from_millis(5), max_instructions: usize::MAX, evaluator };
+        let options = EvalOptions {
+            time_limit: Duration::from_millis(5),
+            max_instructions: usize::MAX,
+            evaluator,
+            ..EvalOptions::default()
+        };
         let engine = PolicyEngine::new(bundle_with(&[("p.rego", policy)], options).unwrap());
         let decide = |input: serde_json::Value| engine.decide(&PolicyInput::from_json(&input));
 

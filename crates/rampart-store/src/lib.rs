@@ -36,12 +36,42 @@ pub const SUPPORTED_URL_FORMS: &str = "sqlite://PATH, sqlite:PATH, sqlite::memor
 pub const SUPPORTED_LEDGER_URL_FORMS: &str =
     "redis://..., rediss://... (TLS), or a store URL: sqlite://PATH, sqlite:PATH, postgres://... or postgresql://...";
 
+/// When a SQLite store's commits reach the disk, which decides what an acknowledged write
+/// survives. Both keep the file consistent: a commit is all there or not there at all.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SqliteSync {
+    /// Every commit is synced to disk (`fsync`) before it is acknowledged: an acknowledged write
+    /// survives the process being killed and the machine losing power. Each group commit waits
+    /// for the disk, which is what a request that waits for its audit record or its limit
+    /// reservation mostly waits for.
+    #[default]
+    Full,
+    /// A commit is handed to the operating system before it is acknowledged and synced to disk
+    /// at the next WAL checkpoint (SQLite's `synchronous = NORMAL`): an acknowledged write
+    /// survives the process being killed (`kill -9`), but a power loss or a kernel crash can
+    /// lose the commits made since the last checkpoint.
+    Normal,
+}
+
+/// How [`open_store_with`] opens a store, beyond what its URL says.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// When a SQLite store syncs its commits. A PostgreSQL store ignores it: there the server's
+    /// own `synchronous_commit` decides.
+    pub sqlite_sync: SqliteSync,
+}
+
 /// Opens the store a URL names, applying pending migrations: `sqlite:` URLs open a
 /// [`SqliteStore`], `postgres://` and `postgresql://` URLs a [`PostgresStore`].
 pub async fn open_store(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    open_store_with(url, StoreOptions::default()).await
+}
+
+/// [`open_store`], with [`StoreOptions`].
+pub async fn open_store_with(url: &str, options: StoreOptions) -> Result<Arc<dyn Store>, StoreError> {
     // Schemes match exactly (lower case), as the engines' own URL parsers expect them.
     match url.split_once(':').map(|(scheme, _)| scheme) {
-        Some("sqlite") => Ok(Arc::new(SqliteStore::open(url).await?)),
+        Some("sqlite") => Ok(Arc::new(SqliteStore::open_with(url, options.sqlite_sync).await?)),
         Some("postgres" | "postgresql") => Ok(Arc::new(PostgresStore::open(url).await?)),
         _ => Err(StoreError::UnsupportedUrl {
             url: redact_url_password(url),
@@ -59,7 +89,12 @@ pub async fn open_store(url: &str) -> Result<Arc<dyn Store>, StoreError> {
 ///   for its counters alone.
 ///
 /// Errors say which URL failed (without its password) and what to fix.
-pub async fn open_ledger(limits_url: Option<&str>, store: &Arc<dyn Store>) -> Result<Arc<dyn LimitLedger>, StoreError> {
+/// A store URL is opened with `options`, like the main store.
+pub async fn open_ledger(
+    limits_url: Option<&str>,
+    store: &Arc<dyn Store>,
+    options: StoreOptions,
+) -> Result<Arc<dyn LimitLedger>, StoreError> {
     let Some(url) = limits_url else {
         let ledger: Arc<dyn LimitLedger> = Arc::<dyn Store>::clone(store);
         return Ok(ledger);
@@ -67,7 +102,7 @@ pub async fn open_ledger(limits_url: Option<&str>, store: &Arc<dyn Store>) -> Re
     match url.split_once(':').map(|(scheme, _)| scheme) {
         Some("redis" | "rediss") => Ok(Arc::new(RedisLedger::connect(url, RedisLedger::DEFAULT_KEY_PREFIX).await?)),
         Some("sqlite" | "postgres" | "postgresql") => {
-            let ledger: Arc<dyn LimitLedger> = open_store(url).await?;
+            let ledger: Arc<dyn LimitLedger> = open_store_with(url, options).await?;
             Ok(ledger)
         }
         _ => Err(StoreError::UnsupportedUrl {

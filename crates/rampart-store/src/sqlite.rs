@@ -1,4 +1,5 @@
-//! The embedded engine: one SQLite file, WAL journal, every commit synced to disk.
+//! The embedded engine: one SQLite file, WAL journal, every commit synced to disk (or, with
+//! [`SqliteSync::Normal`], handed to the operating system and synced at checkpoints).
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -13,7 +14,7 @@ use crate::ledger::sqlite as ledger;
 use crate::request_log::{self, StoredRequest};
 use crate::sqlite_writer::SqliteWriter;
 use crate::usage::{self, Dialect, StoredUsage};
-use crate::{query_error, sqlx_detail};
+use crate::{SqliteSync, query_error, sqlx_detail};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -51,6 +52,11 @@ impl SqliteStore {
     /// Starts the store's writer task on the current Tokio runtime; it ends once every
     /// clone of the store is dropped.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
+        Self::open_with(url, SqliteSync::Full).await
+    }
+
+    /// [`SqliteStore::open`], syncing commits as `sync` says.
+    pub async fn open_with(url: &str, sync: SqliteSync) -> Result<Self, StoreError> {
         let open_error = |detail: String| StoreError::Open { location: url.to_owned(), detail };
         let in_memory = names_in_memory_database(url);
 
@@ -59,7 +65,10 @@ impl SqliteStore {
             .create_if_missing(true)
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true)
-            .synchronous(SqliteSynchronous::Full);
+            .synchronous(match sync {
+                SqliteSync::Full => SqliteSynchronous::Full,
+                SqliteSync::Normal => SqliteSynchronous::Normal,
+            });
         // A local file cannot drop a connection the way a server can, so the pool does not ping
         // one (a round trip to its thread) each time it hands it out.
         let mut pool_options = SqlitePoolOptions::new().acquire_timeout(ACQUIRE_TIMEOUT).test_before_acquire(false);
@@ -90,7 +99,7 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(|error| StoreError::Migration { detail: format!("SQLite at '{url}': {error}") })?;
-        tracing::debug!(location = url, in_memory, "opened SQLite store");
+        tracing::debug!(location = url, in_memory, ?sync, "opened SQLite store");
         let (writer, _) = SqliteWriter::start(write_pool.clone());
         Ok(Self { pool, write_pool, writer })
     }
@@ -169,7 +178,24 @@ impl LimitLedger for SqliteStore {
 
 #[cfg(test)]
 mod tests {
-    use super::names_in_memory_database;
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::{SqliteStore, SqliteSync, names_in_memory_database};
+
+    #[tokio::test]
+    async fn every_connection_syncs_as_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        for (sync, pragma) in [(SqliteSync::Full, 2), (SqliteSync::Normal, 1)] {
+            let url = format!("sqlite://{}", dir.path().join(format!("{sync:?}.db")).display());
+            let store = SqliteStore::open_with(&url, sync).await.unwrap();
+            for pool in [&store.pool, &store.write_pool] {
+                let level: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(pool).await.unwrap();
+                assert_eq!(level, pragma, "{sync:?}");
+            }
+            let journal: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&store.write_pool).await.unwrap();
+            assert_eq!(journal, "wal", "NORMAL keeps the file consistent only with the WAL journal");
+        }
+    }
 
     #[test]
     fn recognises_in_memory_urls() {

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rampart_core::{LimitCharge, LimitLedger, RequestLogQuery, ReserveOutcome, StoreError, unix_now_secs};
-use rampart_store::{RedisLedger, open_ledger, open_store};
+use rampart_store::{RedisLedger, StoreOptions, open_ledger, open_store};
 use sqlx::Connection;
 use tempfile::TempDir;
 use uuid::Uuid;
@@ -107,7 +107,7 @@ impl Harness {
         match self {
             Harness::Sqlite { url, .. } | Harness::Postgres { url, .. } => {
                 let store = open_store(url).await.unwrap_or_else(|error| panic!("open {url}: {error}"));
-                open_ledger(None, &store).await.expect("a store is its own ledger")
+                open_ledger(None, &store, StoreOptions::default()).await.expect("a store is its own ledger")
             }
             Harness::Redis { url, key_prefix } => Arc::new(
                 RedisLedger::connect(url, key_prefix).await.unwrap_or_else(|error| panic!("connect {url}: {error}")),
@@ -411,7 +411,7 @@ async fn sqlite_acknowledged_reservations_survive_reopening_the_file() {
 async fn sqlite_in_memory_store_keeps_counters_beside_the_request_log() {
     // One pooled connection, shared by the counters' writer, reads and the request log.
     let store = open_store("sqlite::memory:").await.expect("open in-memory store");
-    let ledger = open_ledger(None, &store).await.expect("the store is its own ledger");
+    let ledger = open_ledger(None, &store, StoreOptions::default()).await.expect("the store is its own ledger");
     let reservations: Vec<_> = (0..40)
         .map(|_| {
             let ledger = Arc::clone(&ledger);
@@ -508,22 +508,22 @@ async fn open_ledger_picks_the_engine_by_url_and_defaults_to_the_store() {
     let Harness::Sqlite { url, .. } = &harness else { unreachable!() };
     let store = open_store(url).await.expect("open store");
 
-    let own = open_ledger(None, &store).await.expect("no URL: the store");
+    let own = open_ledger(None, &store, StoreOptions::default()).await.expect("no URL: the store");
     assert_eq!(own.ledger_engine(), "sqlite");
     assert_eq!(reserve(&own, &[charge("c", 2, 10)]).await, ReserveOutcome::Reserved);
     assert_eq!(store.read(&counters(&["c"])).await.expect("read through the store"), vec![2], "the very same store");
 
-    let redis = open_ledger(Some(&redis_url()), &store).await.expect("a Redis URL");
+    let redis = open_ledger(Some(&redis_url()), &store, StoreOptions::default()).await.expect("a Redis URL");
     assert_eq!(redis.ledger_engine(), "redis");
 
     let other_dir = tempfile::tempdir().expect("temporary directory");
     let other_url = format!("sqlite:{}", other_dir.path().join("limits.db").display());
-    let other = open_ledger(Some(&other_url), &store).await.expect("another SQLite file");
+    let other = open_ledger(Some(&other_url), &store, StoreOptions::default()).await.expect("another SQLite file");
     assert_eq!(other.ledger_engine(), "sqlite");
     assert_eq!(read(&other, &["c"]).await, vec![0], "a ledger of its own");
 
     for url in ["mysql://root:hunter2@db:3306/rampart", "REDIS://x", "memcached://x"] {
-        match open_ledger(Some(url), &store).await {
+        match open_ledger(Some(url), &store, StoreOptions::default()).await {
             Err(StoreError::UnsupportedUrl { url: reported, reason }) => {
                 assert!(!reported.contains("hunter2"), "password leaked: {reported}");
                 for scheme in ["redis://", "rediss://", "sqlite://", "postgres://"] {
@@ -541,7 +541,7 @@ async fn open_ledger_opens_a_postgres_url() {
     let harness = postgres_harness().await;
     let Harness::Postgres { url, .. } = &harness else { unreachable!() };
     let store = open_store("sqlite::memory:").await.expect("open in-memory store");
-    let ledger = open_ledger(Some(url), &store).await.expect("a PostgreSQL URL");
+    let ledger = open_ledger(Some(url), &store, StoreOptions::default()).await.expect("a PostgreSQL URL");
     assert_eq!(ledger.ledger_engine(), "postgres");
     assert_eq!(reserve(&ledger, &[charge("c", 1, 1)]).await, ReserveOutcome::Reserved);
     drop(ledger);

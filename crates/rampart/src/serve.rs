@@ -29,7 +29,7 @@ pub async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result<(), Cl
     tracing::info!(config = %loaded.source.label(), "starting rampart {}", env!("CARGO_PKG_VERSION"));
 
     let store = open_store(&config).await?;
-    let ledger = rampart_store::open_ledger(config.storage.limits_url.as_deref(), &store)
+    let ledger = rampart_store::open_ledger(config.storage.limits_url.as_deref(), &store, store_options(&config))
         .await
         .map_err(|error| CliError::failed(format!("{error}\nhint: check [storage].limits_url")))?;
     let limiter = Arc::new(Limiter::new(&config.limits, ledger));
@@ -156,9 +156,19 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn rampart_core::Store>,
             ))
         })?;
     }
-    rampart_store::open_store(&url)
+    rampart_store::open_store_with(&url, store_options(config))
         .await
         .map_err(|error| CliError::failed(format!("{error}\nhint: check [storage].url")))
+}
+
+fn store_options(config: &Config) -> rampart_store::StoreOptions {
+    use rampart_config::SqliteSynchronous;
+    rampart_store::StoreOptions {
+        sqlite_sync: match config.storage.sqlite_synchronous {
+            SqliteSynchronous::Full => rampart_store::SqliteSync::Full,
+            SqliteSynchronous::Normal => rampart_store::SqliteSync::Normal,
+        },
+    }
 }
 
 /// With no backends configured, Rampart serves the default local models from the data dir:
