@@ -109,24 +109,28 @@ macro_rules! impl_conversation_store {
                     return Ok(());
                 }
                 let mut transaction = self.write_pool.begin_with($begin).await.map_err($crate::query_error)?;
-                for record in records {
-                    sqlx::query($crate::conversations::INSERT)
-                        .bind(&record.id)
-                        .bind(&record.tenant)
-                        .bind(&record.user)
-                        .bind(&record.request_id)
-                        .bind(&record.model)
-                        .bind(record.created_unix_ms)
-                        .bind(record.expires_unix_ms)
-                        .bind(record.pii_tags.join(","))
-                        .bind(&record.data_key_id)
-                        .bind($crate::conversations::b64(&record.nonce))
-                        .bind($crate::conversations::b64(&record.ciphertext))
-                        .execute(&mut *transaction)
-                        .await
-                        .map_err($crate::query_error)?;
+                let written = async {
+                    for record in records {
+                        sqlx::query($crate::conversations::INSERT)
+                            .bind(&record.id)
+                            .bind(&record.tenant)
+                            .bind(&record.user)
+                            .bind(&record.request_id)
+                            .bind(&record.model)
+                            .bind(record.created_unix_ms)
+                            .bind(record.expires_unix_ms)
+                            .bind(record.pii_tags.join(","))
+                            .bind(&record.data_key_id)
+                            .bind($crate::conversations::b64(&record.nonce))
+                            .bind($crate::conversations::b64(&record.ciphertext))
+                            .execute(&mut *transaction)
+                            .await
+                            .map_err($crate::query_error)?;
+                    }
+                    Ok(())
                 }
-                transaction.commit().await.map_err($crate::query_error)
+                .await;
+                $crate::finish(transaction, written).await
             }
 
             async fn list_conversations(
@@ -218,16 +222,20 @@ macro_rules! impl_conversation_store {
                 rewrapped: &[rampart_core::WrappedDataKey],
             ) -> Result<(), rampart_core::StoreError> {
                 let mut transaction = self.write_pool.begin_with($begin).await.map_err($crate::query_error)?;
-                for key in rewrapped {
-                    sqlx::query($crate::conversations::REWRAP)
-                        .bind(&key.id)
-                        .bind(&key.master_key_id)
-                        .bind($crate::conversations::b64(&key.wrapped))
-                        .execute(&mut *transaction)
-                        .await
-                        .map_err($crate::query_error)?;
+                let written = async {
+                    for key in rewrapped {
+                        sqlx::query($crate::conversations::REWRAP)
+                            .bind(&key.id)
+                            .bind(&key.master_key_id)
+                            .bind($crate::conversations::b64(&key.wrapped))
+                            .execute(&mut *transaction)
+                            .await
+                            .map_err($crate::query_error)?;
+                    }
+                    Ok(())
                 }
-                transaction.commit().await.map_err($crate::query_error)
+                .await;
+                $crate::finish(transaction, written).await
             }
         }
     };

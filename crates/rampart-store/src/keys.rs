@@ -151,15 +151,19 @@ macro_rules! impl_api_key_store {
                     return Ok(());
                 }
                 let mut transaction = self.write_pool.begin_with($begin).await.map_err($crate::query_error)?;
-                for (id, at) in uses {
-                    sqlx::query($crate::keys::TOUCH)
-                        .bind(id)
-                        .bind(*at)
-                        .execute(&mut *transaction)
-                        .await
-                        .map_err($crate::query_error)?;
+                let written = async {
+                    for (id, at) in uses {
+                        sqlx::query($crate::keys::TOUCH)
+                            .bind(id)
+                            .bind(*at)
+                            .execute(&mut *transaction)
+                            .await
+                            .map_err($crate::query_error)?;
+                    }
+                    Ok(())
                 }
-                transaction.commit().await.map_err($crate::query_error)
+                .await;
+                $crate::finish(transaction, written).await
             }
 
             async fn count_active_keys(&self, now_unix_ms: i64) -> Result<u64, rampart_core::StoreError> {

@@ -124,6 +124,30 @@ pub(crate) fn sqlx_detail(error: &sqlx::Error) -> String {
     }
 }
 
+/// Ends a transaction by what the work done in it returned: commits on `Ok`; on `Err` rolls
+/// back at once. Dropped instead, sqlx would send the ROLLBACK only when the pool next hands
+/// the connection out, and until then a PostgreSQL connection sits idle in transaction holding
+/// its row locks, and SQLite's one write connection holds the file's write lock. A rollback
+/// that fails means a broken connection, which the pool drops; the caller hears the work's
+/// error.
+pub(crate) async fn finish<DB: sqlx::Database, T>(
+    transaction: sqlx::Transaction<'_, DB>,
+    result: Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    match result {
+        Ok(value) => {
+            transaction.commit().await.map_err(query_error)?;
+            Ok(value)
+        }
+        Err(error) => {
+            if let Err(rollback) = transaction.rollback().await {
+                tracing::warn!(error = %rollback, "rolling back a failed write failed; the connection is dropped");
+            }
+            Err(error)
+        }
+    }
+}
+
 pub(crate) fn query_error(error: sqlx::Error) -> StoreError {
     StoreError::Query { detail: sqlx_detail(&error) }
 }

@@ -102,12 +102,16 @@ impl Store for PostgresStore {
             return Ok(());
         }
         let mut transaction = self.pool.begin().await.map_err(query_error)?;
-        for chunk in entries.chunks(INSERT_CHUNK_ROWS) {
-            let mut insert = sqlx::QueryBuilder::new("");
-            request_log::push_insert(&mut insert, chunk);
-            insert.build().execute(&mut *transaction).await.map_err(query_error)?;
+        let written = async {
+            for chunk in entries.chunks(INSERT_CHUNK_ROWS) {
+                let mut insert = sqlx::QueryBuilder::new("");
+                request_log::push_insert(&mut insert, chunk);
+                insert.build().execute(&mut *transaction).await.map_err(query_error)?;
+            }
+            Ok(())
         }
-        transaction.commit().await.map_err(query_error)
+        .await;
+        crate::finish(transaction, written).await
     }
 
     async fn list_requests(&self, query: &RequestLogQuery) -> Result<Vec<RequestLogEntry>, StoreError> {
@@ -162,25 +166,28 @@ impl PostgresStore {
             let pool = pool.clone();
             Box::pin(async move {
                 let mut transaction = pool.begin().await.map_err(query_error)?;
-                let (size, chain_hex): (i64, String) = sqlx::query_as(crate::audit::SELECT_HEAD_FOR_UPDATE)
-                    .fetch_one(&mut *transaction)
-                    .await
-                    .map_err(query_error)?;
-                let mut chain = crate::audit::chain_from_head(size, &chain_hex)?;
-                let (rows, outcomes) = crate::audit::seal_batch(&mut chain, &batch);
-                for chunk in rows.chunks(crate::audit::INSERT_CHUNK_ROWS) {
-                    let mut insert = sqlx::QueryBuilder::new("");
-                    crate::audit::push_insert(&mut insert, chunk);
-                    insert.build().execute(&mut *transaction).await.map_err(query_error)?;
+                let appended = async {
+                    let (size, chain_hex): (i64, String) = sqlx::query_as(crate::audit::SELECT_HEAD_FOR_UPDATE)
+                        .fetch_one(&mut *transaction)
+                        .await
+                        .map_err(query_error)?;
+                    let mut chain = crate::audit::chain_from_head(size, &chain_hex)?;
+                    let (rows, outcomes) = crate::audit::seal_batch(&mut chain, &batch);
+                    for chunk in rows.chunks(crate::audit::INSERT_CHUNK_ROWS) {
+                        let mut insert = sqlx::QueryBuilder::new("");
+                        crate::audit::push_insert(&mut insert, chunk);
+                        insert.build().execute(&mut *transaction).await.map_err(query_error)?;
+                    }
+                    sqlx::query(crate::audit::UPDATE_HEAD)
+                        .bind(crate::audit::stored_size(&chain))
+                        .bind(hex::encode(chain.to_bytes()))
+                        .execute(&mut *transaction)
+                        .await
+                        .map_err(query_error)?;
+                    Ok(outcomes)
                 }
-                sqlx::query(crate::audit::UPDATE_HEAD)
-                    .bind(crate::audit::stored_size(&chain))
-                    .bind(hex::encode(chain.to_bytes()))
-                    .execute(&mut *transaction)
-                    .await
-                    .map_err(query_error)?;
-                transaction.commit().await.map_err(query_error)?;
-                Ok(outcomes)
+                .await;
+                crate::finish(transaction, appended).await
             })
         }
     }

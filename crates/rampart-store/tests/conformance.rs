@@ -585,6 +585,28 @@ async fn sqlite_accepts_single_colon_and_in_memory_urls() {
 }
 
 #[tokio::test]
+async fn a_failed_postgres_write_leaves_no_connection_holding_locks() {
+    let harness = postgres_harness().await;
+    let kept = entry(1, "m");
+    record(&harness.store, std::slice::from_ref(&kept)).await;
+    let clashing = vec![entry(2, "m"), RequestLogEntry { request_id: "again".to_owned(), ..kept.clone() }];
+    assert!(harness.store.record_requests(&clashing).await.is_err());
+
+    // The failed transaction had inserted a row: had it been left idle in transaction (rolled
+    // back only when the pool next hands the connection out), its lock would stop this.
+    let mut admin = postgres_admin_connection(&harness.admin_url).await;
+    let mut transaction = admin.begin().await.expect("begin");
+    sqlx::query("SET LOCAL lock_timeout = '3s'").execute(&mut *transaction).await.expect("set lock_timeout");
+    sqlx::query(&format!("LOCK TABLE {}.request_log IN ACCESS EXCLUSIVE MODE", harness.schema))
+        .execute(&mut *transaction)
+        .await
+        .expect("no connection of the store holds a lock on the request log");
+    transaction.rollback().await.expect("rollback");
+    drop(admin);
+    harness.drop_schema().await;
+}
+
+#[tokio::test]
 async fn both_postgres_schemes_open_the_postgres_engine() {
     let harness = postgres_harness().await;
     assert_eq!(harness.store.engine(), "postgres");

@@ -38,41 +38,46 @@ impl PostgresLedger {
         self.prune_if_due();
         let touched = distinct_counters(charges);
         let mut transaction = self.pool.begin().await.map_err(query_error)?;
-        // A missing row cannot be locked; created first (in lock order), every row can.
-        for chunk in touched.chunks(COUNTERS_PER_STATEMENT) {
-            write_statement(chunk, CounterWrite::CreateAtZero)
-                .build()
-                .execute(&mut *transaction)
-                .await
-                .map_err(query_error)?;
-        }
-        let mut counters = Counters::default();
-        for chunk in touched.chunks(COUNTERS_PER_STATEMENT) {
-            let keys = chunk.iter().map(|row| (row.counter.as_str(), row.window_start));
-            let locked = select_statement(keys, Lock::ForUpdate)
-                .build_query_as::<CounterRow>()
-                .fetch_all(&mut *transaction)
-                .await
-                .map_err(query_error)?;
-            counters.load(locked);
-        }
-
-        let outcome = counters.reserve(charges);
-        if outcome == ReserveOutcome::Reserved {
-            let changed = counters.changed();
-            for chunk in changed.chunks(COUNTERS_PER_STATEMENT) {
-                write_statement(chunk, CounterWrite::Set)
+        let decided = async {
+            // A missing row cannot be locked; created first (in lock order), every row can.
+            for chunk in touched.chunks(COUNTERS_PER_STATEMENT) {
+                write_statement(chunk, CounterWrite::CreateAtZero)
                     .build()
                     .execute(&mut *transaction)
                     .await
                     .map_err(query_error)?;
             }
-            transaction.commit().await.map_err(query_error)?;
-        } else {
-            // Nothing to keep, not even the rows created at 0.
-            transaction.rollback().await.map_err(query_error)?;
+            let mut counters = Counters::default();
+            for chunk in touched.chunks(COUNTERS_PER_STATEMENT) {
+                let keys = chunk.iter().map(|row| (row.counter.as_str(), row.window_start));
+                let locked = select_statement(keys, Lock::ForUpdate)
+                    .build_query_as::<CounterRow>()
+                    .fetch_all(&mut *transaction)
+                    .await
+                    .map_err(query_error)?;
+                counters.load(locked);
+            }
+            let outcome = counters.reserve(charges);
+            if outcome == ReserveOutcome::Reserved {
+                for chunk in counters.changed().chunks(COUNTERS_PER_STATEMENT) {
+                    write_statement(chunk, CounterWrite::Set)
+                        .build()
+                        .execute(&mut *transaction)
+                        .await
+                        .map_err(query_error)?;
+                }
+            }
+            Ok(outcome)
         }
-        Ok(outcome)
+        .await;
+        match decided {
+            // Nothing to keep, not even the rows created at 0.
+            Ok(outcome) if outcome != ReserveOutcome::Reserved => {
+                transaction.rollback().await.map_err(query_error)?;
+                Ok(outcome)
+            }
+            decided => crate::finish(transaction, decided).await,
+        }
     }
 
     pub(crate) async fn adjust(&self, charges: &[LimitCharge]) -> Result<(), StoreError> {
@@ -88,10 +93,18 @@ impl PostgresLedger {
             return Ok(());
         }
         let mut transaction = self.pool.begin().await.map_err(query_error)?;
-        for chunk in deltas.chunks(COUNTERS_PER_STATEMENT) {
-            write_statement(chunk, CounterWrite::Add).build().execute(&mut *transaction).await.map_err(query_error)?;
+        let written = async {
+            for chunk in deltas.chunks(COUNTERS_PER_STATEMENT) {
+                write_statement(chunk, CounterWrite::Add)
+                    .build()
+                    .execute(&mut *transaction)
+                    .await
+                    .map_err(query_error)?;
+            }
+            Ok(())
         }
-        transaction.commit().await.map_err(query_error)
+        .await;
+        crate::finish(transaction, written).await
     }
 
     pub(crate) async fn read(&self, counters: &[(String, i64)]) -> Result<Vec<i64>, StoreError> {
