@@ -130,11 +130,15 @@ pub struct PolicyConfig {
     /// How often the directory is checked for changes; a changed bundle is swapped in whole
     /// once it compiles and passes a smoke evaluation, else the old one keeps serving.
     pub reload_interval_secs: u64,
+    /// How many distinct inputs' decisions a bundle remembers; 0 evaluates every decision.
+    /// A bundle whose policies read the clock, the network or a random source is never
+    /// cached, whatever this says.
+    pub decision_cache_entries: usize,
 }
 
 impl Default for PolicyConfig {
     fn default() -> Self {
-        PolicyConfig { dir: None, reload_interval_secs: 2 }
+        PolicyConfig { dir: None, reload_interval_secs: 2, decision_cache_entries: 4096 }
     }
 }
 

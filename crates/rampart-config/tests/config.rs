@@ -46,6 +46,8 @@ fn the_example_config_loads() {
     assert_eq!(config.models[1].fallbacks, ["chat-large"]);
     assert_eq!(config.router.sustain_model.as_deref(), Some("chat-large"));
     assert_eq!(config.router.breaker.consecutive_failures, 5);
+    assert_eq!(config.policy.decision_cache_entries, 4096);
+    assert_eq!(config.storage.sqlite_synchronous, rampart_config::SqliteSynchronous::Full);
 }
 
 #[test]

@@ -67,11 +67,16 @@ pub fn signing_key_path(config: &Config) -> PathBuf {
 }
 
 pub fn load_policy(config: &Config) -> Result<PolicyEngine, CliError> {
+    let options = rampart_policy::EvalOptions {
+        decision_cache_entries: config.policy.decision_cache_entries,
+        ..rampart_policy::EvalOptions::default()
+    };
     match &config.policy.dir {
-        Some(dir) => PolicyEngine::from_dir(dir, rampart_policy::EvalOptions::default()).map_err(|error| {
+        Some(dir) => PolicyEngine::from_dir(dir, options).map_err(|error| {
             CliError::failed(format!("{error}\nhint: fix the bundle in {} or unset [policy].dir", dir.display()))
         }),
-        None => PolicyEngine::with_default_bundle()
+        None => rampart_policy::PolicyBundle::default_bundle(options)
+            .map(PolicyEngine::new)
             .map_err(|error| CliError::failed(format!("the built-in policy failed to load: {error}"))),
     }
 }
