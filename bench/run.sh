@@ -3,7 +3,8 @@
 # upstream (nginx), via ../shared/bench/peers.sh. Results: BENCHMARKS.md.
 #
 # Knobs are peers.sh's (PEERS_REPS, PEERS_DUR, PEERS_CONNS, PEERS_TARGETS, ...), plus
-# BENCH_LIMITS=0 (no [[limits]]) and SQLITE_SYNC=full|normal ([storage] sqlite_synchronous).
+# BENCH_LIMITS=0 (no [[limits]]), BENCH_AUDIT=0 ([audit] enabled = false: no decision record
+# awaited before each call) and SQLITE_SYNC=full|normal ([storage] sqlite_synchronous).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 peers=${PEERS_SCRIPT:-$root/../shared/bench/peers.sh}
@@ -65,6 +66,9 @@ tokens_per_minute = 1000000000000
 spend_per_day_usd = 100000.0
 spend_per_month_usd = 1000000.0
 TOML
+fi
+if [ "${BENCH_AUDIT:-1}" = 0 ]; then
+  printf '[audit]\nenabled = false\n' >>"$work/rampart.toml"
 fi
 export RAMPART_CMD="exec $root/target/release/rampart serve --config $work/rampart.toml"
 export PEERS_TARGETS=${PEERS_TARGETS:-"direct tensorzero litellm2 rampart"}
