@@ -197,6 +197,12 @@ impl Round {
     }
 }
 
+/// The audit chain's head as stored: `audit_head`'s size and chain (hex).
+struct AuditHead {
+    size: i64,
+    chain_hex: String,
+}
+
 /// What a committed round answers.
 struct Committed {
     limits: Vec<Option<ReserveOutcome>>,
@@ -206,6 +212,11 @@ struct Committed {
 async fn run(write_pool: SqlitePool, mut queue: mpsc::Receiver<Job>) {
     let mut jobs = Vec::with_capacity(MAX_ROUND_JOBS);
     let mut last_prune: Option<Instant> = None;
+    // The audit head this writer last committed: the next round appends after it without
+    // reading it back. Another process appending to the same file takes the next seq first,
+    // so this writer's first insert then collides on the primary key, the round rolls back,
+    // and it is tried again after a fresh read.
+    let mut known_head: Option<AuditHead> = None;
     // 0 only once the queue is closed (every handle dropped) and empty.
     while queue.recv_many(&mut jobs, MAX_ROUND_JOBS).await > 0 {
         let round = Round::take(&mut jobs);
@@ -213,8 +224,14 @@ async fn run(write_pool: SqlitePool, mut queue: mpsc::Receiver<Job>) {
             last_prune = Some(Instant::now());
             ledger::prune(&write_pool).await;
         }
-        match commit(&write_pool, &round).await {
-            Ok(committed) => {
+        let mut result = commit(&write_pool, &round, known_head.take()).await;
+        if result.is_err() && !round.audit.is_empty() {
+            // Perhaps stale: the same round once more, from the head as stored.
+            result = commit(&write_pool, &round, None).await;
+        }
+        match result {
+            Ok((committed, head)) => {
+                known_head = head;
                 for (operation, outcome) in round.limits.into_iter().zip(committed.limits) {
                     operation.answer(Ok(outcome));
                 }
@@ -235,28 +252,41 @@ async fn run(write_pool: SqlitePool, mut queue: mpsc::Receiver<Job>) {
     tracing::debug!("SQLite writer stopped: the store was dropped");
 }
 
-/// The round in one transaction: the limit counters' reads and the audit head's read (the first
-/// of them opening the transaction), then every write and the commit in one statement.
-async fn commit(write_pool: &SqlitePool, round: &Round) -> Result<Committed, StoreError> {
+/// The round in one transaction: the limit counters' reads and, unless `known_head` gives it,
+/// the audit head's read (the first of them opening the transaction), then every write and the
+/// commit in one statement. Returns the audit head it left (or `known_head`, when the round
+/// appended nothing).
+async fn commit(
+    write_pool: &SqlitePool,
+    round: &Round,
+    known_head: Option<AuditHead>,
+) -> Result<(Committed, Option<AuditHead>), StoreError> {
     let mut transaction = WriteTransaction::acquire(write_pool).await?;
     let mut begun = false;
     let decisions = ledger::decide(transaction.connection()?, &round.limits, &mut begun).await?;
 
     let mut sealed_rows: Vec<SealedRow> = Vec::new();
     let mut audit_outcomes = Vec::with_capacity(round.audit.len());
-    let mut head = None;
+    let mut head = known_head;
     if !round.audit.is_empty() {
-        let prefix = if std::mem::replace(&mut begun, true) { "" } else { BEGIN };
-        let (size, chain_hex): (i64, String) = sqlx::query_as(&format!("{prefix}{SELECT_HEAD}"))
-            .fetch_one(transaction.connection()?)
-            .await
-            .map_err(query_error)?;
-        let mut chain = crate::audit::chain_from_head(size, &chain_hex)?;
+        let stored = match head.take() {
+            Some(known) => known,
+            None => {
+                let prefix = if std::mem::replace(&mut begun, true) { "" } else { BEGIN };
+                let (size, chain_hex): (i64, String) = sqlx::query_as(&format!("{prefix}{SELECT_HEAD}"))
+                    .fetch_one(transaction.connection()?)
+                    .await
+                    .map_err(query_error)?;
+                AuditHead { size, chain_hex }
+            }
+        };
+        let mut chain = crate::audit::chain_from_head(stored.size, &stored.chain_hex)?;
         let (rows, outcomes) = crate::audit::seal_batch(&mut chain, round.audit.iter().map(|(events, _)| events));
         sealed_rows = rows;
         audit_outcomes = outcomes;
-        head = Some((crate::audit::stored_size(&chain), hex::encode(chain.to_bytes())));
+        head = Some(AuditHead { size: crate::audit::stored_size(&chain), chain_hex: hex::encode(chain.to_bytes()) });
     }
+    let appended = !sealed_rows.is_empty();
 
     let mut statement = QueryBuilder::<Sqlite>::new(if begun { "" } else { BEGIN });
     ledger::push_writes(&mut statement, &decisions.changed);
@@ -264,12 +294,12 @@ async fn commit(write_pool: &SqlitePool, round: &Round) -> Result<Committed, Sto
         crate::audit::push_insert(&mut statement, chunk);
         statement.push("; ");
     }
-    if let Some((size, chain)) = &head {
+    if let Some(AuditHead { size, chain_hex }) = head.as_ref().filter(|_| appended) {
         statement
             .push("UPDATE audit_head SET size = ")
             .push_bind(*size)
             .push(", chain = ")
-            .push_bind(chain.as_str())
+            .push_bind(chain_hex.as_str())
             .push(" WHERE id = 1; ");
     }
     for (entries, _) in &round.requests {
@@ -281,7 +311,7 @@ async fn commit(write_pool: &SqlitePool, round: &Round) -> Result<Committed, Sto
     statement.push("COMMIT");
     statement.build().execute(transaction.connection()?).await.map_err(query_error)?;
     transaction.committed();
-    Ok(Committed { limits: decisions.outcomes, audit: audit_outcomes })
+    Ok((Committed { limits: decisions.outcomes, audit: audit_outcomes }, head))
 }
 
 #[cfg(test)]

@@ -571,6 +571,44 @@ async fn sqlite_acknowledged_writes_survive_reopening_the_file() {
 }
 
 #[tokio::test]
+async fn two_sqlite_stores_on_one_file_append_one_clean_audit_chain() {
+    // Two processes on one file (a gateway and `rampart keys create`, say): each writer appends
+    // after the head it last committed until the other has moved it, then reads it again.
+    let harness = sqlite_harness().await;
+    let other = open_store(&harness.url).await.expect("a second store on the same file");
+    let event = |n: i64| rampart_core::AuditEvent {
+        time_unix_ms: BASE_TIME_MS + n,
+        tenant: Some("acme".to_owned()),
+        kind: "decision".to_owned(),
+        actor: None,
+        request_id: Some(format!("req-{n}")),
+        data: serde_json::json!({ "n": n }),
+    };
+    let mut expected = 0;
+    for n in 0..10 {
+        let store = if n % 3 == 0 { &other } else { &harness.store };
+        expected += 1;
+        assert_eq!(store.append_audit(vec![event(n)]).await.unwrap(), vec![expected]);
+    }
+    let concurrent = (0..40).map(|n| {
+        let store = Arc::clone(if n % 2 == 0 { &other } else { &harness.store });
+        tokio::spawn(async move { store.append_audit(vec![event(100 + n)]).await.unwrap() })
+    });
+    for task in concurrent.collect::<Vec<_>>() {
+        assert_eq!(task.await.unwrap().len(), 1);
+    }
+    for store in [&harness.store, &other] {
+        let head = store.audit_head().await.unwrap();
+        assert_eq!(head.size, 50);
+        let report = rampart_audit::verify_stored_log(store.as_ref(), None, rampart_audit::VerifyRange::default())
+            .await
+            .unwrap();
+        assert!(report.is_clean(), "{:?}", report.first_problem);
+        assert_eq!(report.records_checked, 50);
+    }
+}
+
+#[tokio::test]
 async fn sqlite_accepts_single_colon_and_in_memory_urls() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let path = dir.path().join("a").join("b").join("single-colon.db");
