@@ -42,8 +42,8 @@ pub const SUPPORTED_LEDGER_URL_FORMS: &str =
 pub enum SqliteSync {
     /// Every commit is synced to disk (`fsync`) before it is acknowledged: an acknowledged write
     /// survives the process being killed and the machine losing power. Each group commit waits
-    /// for the disk, which is what a request that waits for its audit record or its limit
-    /// reservation mostly waits for.
+    /// for the disk, and so does a request that waits for its audit record or its limit
+    /// reservation (at low load most of that wait; under load the sync is shared by a group).
     #[default]
     Full,
     /// A commit is handed to the operating system before it is acknowledged and synced to disk

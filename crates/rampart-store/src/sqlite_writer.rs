@@ -224,8 +224,9 @@ async fn run(write_pool: SqlitePool, mut queue: mpsc::Receiver<Job>) {
             last_prune = Some(Instant::now());
             ledger::prune(&write_pool).await;
         }
+        let trusted_known_head = known_head.is_some() && !round.audit.is_empty();
         let mut result = commit(&write_pool, &round, known_head.take()).await;
-        if result.is_err() && !round.audit.is_empty() {
+        if result.is_err() && trusted_known_head {
             // Perhaps stale: the same round once more, from the head as stored.
             result = commit(&write_pool, &round, None).await;
         }
