@@ -1,6 +1,8 @@
 //! The `request_log` table, shared by both engines: the SQL is written once, generic over the
 //! engine, and only its execution differs (see `sqlite.rs` and `postgres.rs`).
 
+use std::sync::LazyLock;
+
 use rampart_core::{RequestLogEntry, RequestLogQuery, StoreError};
 use sqlx::{Database, Encode, QueryBuilder, Type};
 
@@ -120,6 +122,39 @@ where
             .push_bind(entry.tenant.as_deref())
             .push_bind(entry.user.as_deref());
     });
+}
+
+/// One row, as the SQLite writer inserts it: `VALUES (?1, ..., ?16)`.
+static INSERT_ONE: LazyLock<String> = LazyLock::new(|| {
+    let placeholders: Vec<String> = (1..=COLUMNS.split(',').count()).map(|index| format!("?{index}")).collect();
+    format!("INSERT INTO request_log ({COLUMNS}) VALUES ({})", placeholders.join(", "))
+});
+
+/// Inserts entries through the SQLite writer's connection, with its statement prepared once.
+pub(crate) fn insert_sqlite(
+    connection: &rusqlite::Connection,
+    entries: &[RequestLogEntry],
+) -> Result<(), rusqlite::Error> {
+    crate::sqlite_writer::insert_each(connection, &INSERT_ONE, entries, |insert, entry| {
+        insert.execute(rusqlite::params![
+            entry.id,
+            entry.request_id,
+            entry.time_unix_ms,
+            entry.endpoint,
+            entry.model,
+            entry.backend,
+            i32::from(entry.status),
+            entry.stream,
+            count_to_stored(entry.tokens_in),
+            count_to_stored(entry.tokens_out),
+            count_to_stored(entry.latency_ms),
+            cost_to_stored(entry.cost_usd),
+            entry.error,
+            entry.api_key_id,
+            entry.tenant,
+            entry.user
+        ])
+    })
 }
 
 /// `SELECT ... ORDER BY id DESC LIMIT n` with the query's filters as bound values.

@@ -2,6 +2,7 @@
 //! [`SqliteSync::Normal`], handed to the operating system and synced at checkpoints).
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -12,7 +13,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 use crate::ledger::sqlite as ledger;
 use crate::request_log::{self, StoredRequest};
-use crate::sqlite_writer::SqliteWriter;
+use crate::sqlite_writer::{SqliteWriter, WriterTarget};
 use crate::usage::{self, Dialect, StoredUsage};
 use crate::{SqliteSync, query_error, sqlx_detail};
 
@@ -24,33 +25,41 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_READ_CONNECTIONS: u32 = 4;
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The request log and limit counters in a SQLite database file (or in memory, for throwaway
-/// runs).
+/// The request log and limit counters in a SQLite database file (or in a scratch file, for
+/// throwaway runs).
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     /// Reads.
     pool: SqlitePool,
-    /// Every write: one connection. SQLite writes one transaction at a time anyway, and a
-    /// writer that finds the file locked sleeps in SQLite's busy handler (1 ms, then longer),
-    /// so the store's own writers (audit, limits, request log, keys, conversations) queue here
-    /// in order instead. Another process sharing the file still waits through busy_timeout.
-    /// The same pool as `pool` for an in-memory database, which has only one connection.
+    /// Writes other than the writer's (keys, conversations, checkpoints): one connection, so
+    /// they queue here in order rather than in SQLite's busy handler (which sleeps 1 ms, then
+    /// longer). The writer's connection and another process sharing the file wait for each
+    /// other through busy_timeout.
     write_pool: SqlitePool,
     /// Reservations, adjustments, audit appends and request-log rows go through one writer
-    /// task, committed in groups.
+    /// thread, committed in groups.
     writer: SqliteWriter,
+    #[cfg(test)]
+    target: WriterTarget,
+    /// The directory of a scratch database (`sqlite::memory:`), deleted with the last clone of
+    /// the store.
+    _scratch: Option<Arc<tempfile::TempDir>>,
 }
 
 impl SqliteStore {
     /// Opens (creating it and its parent directories when missing) the database named by a
-    /// `sqlite://PATH`, `sqlite:PATH` or `sqlite::memory:` URL, and applies pending migrations.
+    /// `sqlite://PATH` or `sqlite:PATH` URL, and applies pending migrations.
     ///
     /// `synchronous = FULL` with the WAL journal: a write acknowledged by
     /// [`Store::record_requests`] or [`LimitLedger::reserve`] survives the process being killed
     /// and the machine losing power.
     ///
-    /// Starts the store's writer task on the current Tokio runtime; it ends once every
-    /// clone of the store is dropped.
+    /// `sqlite::memory:` (or `sqlite://:memory:`, or `mode=memory`) opens a scratch database
+    /// instead: a file in a temporary directory, never synced, deleted when the last clone of the
+    /// store is dropped. The writer's thread needs a connection of its own beside the read
+    /// pool's, which an in-memory SQLite database cannot give.
+    ///
+    /// Starts the store's writer thread; it ends once every clone of the store is dropped.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         Self::open_with(url, SqliteSync::Full).await
     }
@@ -58,55 +67,94 @@ impl SqliteStore {
     /// [`SqliteStore::open`], syncing commits as `sync` says.
     pub async fn open_with(url: &str, sync: SqliteSync) -> Result<Self, StoreError> {
         let open_error = |detail: String| StoreError::Open { location: url.to_owned(), detail };
-        let in_memory = names_in_memory_database(url);
-
-        let mut options = SqliteConnectOptions::from_str(url)
-            .map_err(|error| open_error(sqlx_detail(&error)))?
+        let scratch = if names_in_memory_database(url) {
+            let directory = tempfile::Builder::new().prefix("rampart-scratch-").tempdir().map_err(|error| {
+                open_error(format!("cannot create a scratch directory for an in-memory database: {error}"))
+            })?;
+            Some(Arc::new(directory))
+        } else {
+            None
+        };
+        let (options, synchronous) = match &scratch {
+            Some(directory) => {
+                let options = SqliteConnectOptions::new().filename(directory.path().join("rampart.db"));
+                (options, SqliteSynchronous::Off)
+            }
+            None => {
+                let options = SqliteConnectOptions::from_str(url).map_err(|error| open_error(sqlx_detail(&error)))?;
+                (
+                    options,
+                    match sync {
+                        SqliteSync::Full => SqliteSynchronous::Full,
+                        SqliteSync::Normal => SqliteSynchronous::Normal,
+                    },
+                )
+            }
+        };
+        let options = options
             .create_if_missing(true)
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true)
-            .synchronous(match sync {
-                SqliteSync::Full => SqliteSynchronous::Full,
-                SqliteSync::Normal => SqliteSynchronous::Normal,
-            });
-        // A local file cannot drop a connection the way a server can, so the pool does not ping
-        // one (a round trip to its thread) each time it hands it out.
-        let mut pool_options = SqlitePoolOptions::new().acquire_timeout(ACQUIRE_TIMEOUT).test_before_acquire(false);
-        let write_pool_options =
-            SqlitePoolOptions::new().acquire_timeout(ACQUIRE_TIMEOUT).test_before_acquire(false).max_connections(1);
-
-        if in_memory {
-            // An in-memory database lives only as long as a connection to it: keep exactly one,
-            // forever, which also avoids shared-cache table locks between connections.
-            pool_options = pool_options.max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None);
-        } else {
-            options = options.journal_mode(SqliteJournalMode::Wal);
-            pool_options = pool_options.max_connections(MAX_READ_CONNECTIONS);
-            if let Some(parent) = options.get_filename().parent().filter(|parent| !parent.as_os_str().is_empty()) {
-                tokio::fs::create_dir_all(parent)
-                    .await
-                    .map_err(|error| open_error(format!("cannot create directory '{}': {error}", parent.display())))?;
-            }
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(synchronous);
+        if let Some(parent) = options.get_filename().parent().filter(|parent| !parent.as_os_str().is_empty()) {
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(|error| open_error(format!("cannot create directory '{}': {error}", parent.display())))?;
         }
 
-        let pool = pool_options.connect_with(options.clone()).await.map_err(|error| open_error(sqlx_detail(&error)))?;
-        let write_pool = if in_memory {
-            pool.clone()
-        } else {
-            write_pool_options.connect_with(options).await.map_err(|error| open_error(sqlx_detail(&error)))?
-        };
+        // A local file cannot drop a connection the way a server can, so the pool does not ping
+        // one (a round trip to its thread) each time it hands it out.
+        let pool_options = || SqlitePoolOptions::new().acquire_timeout(ACQUIRE_TIMEOUT).test_before_acquire(false);
+        let pool = pool_options()
+            .max_connections(MAX_READ_CONNECTIONS)
+            .connect_with(options.clone())
+            .await
+            .map_err(|error| open_error(sqlx_detail(&error)))?;
+        let write_pool = pool_options()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await
+            .map_err(|error| open_error(sqlx_detail(&error)))?;
         MIGRATOR
             .run(&pool)
             .await
             .map_err(|error| StoreError::Migration { detail: format!("SQLite at '{url}': {error}") })?;
-        tracing::debug!(location = url, in_memory, ?sync, "opened SQLite store");
-        let (writer, _) = SqliteWriter::start(write_pool.clone());
-        Ok(Self { pool, write_pool, writer })
+        let target = WriterTarget {
+            path: options.get_filename().to_owned(),
+            synchronous: match synchronous {
+                SqliteSynchronous::Full => "FULL",
+                SqliteSynchronous::Normal => "NORMAL",
+                _ => "OFF",
+            },
+        };
+        #[cfg(test)]
+        let writer_target = target.clone();
+        let (writer, _) = SqliteWriter::start(target).await.map_err(open_error)?;
+        tracing::debug!(location = url, scratch = scratch.is_some(), ?sync, "opened SQLite store");
+        Ok(Self {
+            pool,
+            write_pool,
+            writer,
+            #[cfg(test)]
+            target: writer_target,
+            _scratch: scratch,
+        })
     }
 
     #[cfg(test)]
     pub(crate) fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    #[cfg(test)]
+    pub(crate) fn writer(&self) -> &SqliteWriter {
+        &self.writer
+    }
+
+    #[cfg(test)]
+    pub(crate) fn writer_target(&self) -> &WriterTarget {
+        &self.target
     }
 }
 

@@ -141,6 +141,32 @@ pub(crate) fn seal_batch<'batch>(
     (rows, outcomes)
 }
 
+/// The start of every insert into `audit_log`, its values to follow.
+macro_rules! insert_into_audit_log {
+    () => {
+        "INSERT INTO audit_log (seq, time_unix_ms, tenant, kind, request_id, record, hash) "
+    };
+}
+
+/// One sealed row, as the SQLite writer inserts it.
+const INSERT_ONE: &str = concat!(insert_into_audit_log!(), "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+
+/// Inserts sealed rows through the SQLite writer's connection, with its statement prepared
+/// once.
+pub(crate) fn insert_sqlite(connection: &rusqlite::Connection, rows: &[SealedRow]) -> Result<(), rusqlite::Error> {
+    crate::sqlite_writer::insert_each(connection, INSERT_ONE, rows, |insert, row| {
+        insert.execute(rusqlite::params![
+            row.seq,
+            row.time_unix_ms,
+            row.tenant,
+            row.kind,
+            row.request_id,
+            row.record,
+            row.hash
+        ])
+    })
+}
+
 /// `INSERT INTO audit_log ... VALUES ...` for one chunk of sealed rows, appended to `statement`.
 pub(crate) fn push_insert<'args, DB>(statement: &mut sqlx::QueryBuilder<'args, DB>, rows: &'args [SealedRow])
 where
@@ -149,7 +175,7 @@ where
     Option<&'args str>: sqlx::Encode<'args, DB> + sqlx::Type<DB>,
     i64: sqlx::Encode<'args, DB> + sqlx::Type<DB>,
 {
-    statement.push("INSERT INTO audit_log (seq, time_unix_ms, tenant, kind, request_id, record, hash) ");
+    statement.push(insert_into_audit_log!());
     statement.push_values(rows, |mut values, row| {
         values
             .push_bind(row.seq)

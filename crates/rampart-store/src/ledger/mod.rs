@@ -168,7 +168,7 @@ where
 }
 
 /// [`select_statement`], appended to `statement`.
-pub(crate) fn push_select<'args, DB>(
+fn push_select<'args, DB>(
     statement: &mut QueryBuilder<'args, DB>,
     counters: impl IntoIterator<Item = (&'args str, i64)>,
     lock: Lock,
@@ -215,11 +215,8 @@ where
 }
 
 /// [`write_statement`], appended to `statement`.
-pub(crate) fn push_write<'args, DB>(
-    statement: &mut QueryBuilder<'args, DB>,
-    rows: &'args [CounterRow],
-    write: CounterWrite,
-) where
+fn push_write<'args, DB>(statement: &mut QueryBuilder<'args, DB>, rows: &'args [CounterRow], write: CounterWrite)
+where
     DB: Database,
     &'args str: Encode<'args, DB> + Type<DB>,
     i64: Encode<'args, DB> + Type<DB>,

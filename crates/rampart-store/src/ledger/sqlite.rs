@@ -12,16 +12,22 @@
 use std::time::Duration;
 
 use rampart_core::{LimitCharge, ReserveOutcome, StoreError, unix_now_secs};
-use sqlx::QueryBuilder;
-use sqlx::sqlite::{Sqlite, SqliteConnection, SqlitePool};
+use rusqlite::{Connection, OptionalExtension, params};
+use sqlx::sqlite::SqlitePool;
 use tokio::sync::oneshot;
 
 use super::{
-    COUNTERS_PER_STATEMENT, CounterRow, CounterWrite, Counters, Lock, PRUNE_INTERVAL_SECS, distinct_counters,
-    prune_before, push_select, push_write, select_statement, values_in_order,
+    COUNTERS_PER_STATEMENT, CounterRow, Counters, Lock, PRUNE_INTERVAL_SECS, distinct_counters, prune_before,
+    select_statement, values_in_order,
 };
 use crate::query_error;
-use crate::sqlite_writer::BEGIN;
+
+/// One counter, by its key, inside the writer's transaction.
+const SELECT_COUNTER: &str = "SELECT window_end, used FROM limit_counters WHERE counter = ?1 AND window_start = ?2";
+/// Sets a counter's value; an existing row keeps its `window_end`.
+const SET_COUNTER: &str = "INSERT INTO limit_counters (counter, window_start, window_end, used) VALUES (?1, ?2, ?3, ?4) \
+     ON CONFLICT (counter, window_start) DO UPDATE SET used = excluded.used";
+const PRUNE: &str = "DELETE FROM limit_counters WHERE window_end < ?1";
 
 /// How often the writer deletes counters long expired.
 pub(crate) const PRUNE_INTERVAL: Duration = Duration::from_secs(PRUNE_INTERVAL_SECS as u64);
@@ -109,25 +115,24 @@ pub(crate) struct Decisions {
     pub(crate) changed: Vec<CounterRow>,
 }
 
-/// Reads the counters `operations` touch, inside the round's transaction (opening it with the
-/// first read unless `begun`), and decides each operation in order.
-pub(crate) async fn decide(
-    connection: &mut SqliteConnection,
-    operations: &[Operation],
-    begun: &mut bool,
-) -> Result<Decisions, StoreError> {
+/// Reads the counters `operations` touch, inside the writer's transaction, and decides each
+/// operation in order.
+pub(crate) fn decide(connection: &Connection, operations: &[Operation]) -> Result<Decisions, rusqlite::Error> {
     if operations.is_empty() {
         return Ok(Decisions::default());
     }
-    let touched = distinct_counters(operations.iter().flat_map(Operation::charges));
-    let mut counters = Counters::default();
-    for chunk in touched.chunks(COUNTERS_PER_STATEMENT) {
-        let keys = chunk.iter().map(|row| (row.counter.as_str(), row.window_start));
-        let mut statement = QueryBuilder::new(if std::mem::replace(begun, true) { "" } else { BEGIN });
-        push_select(&mut statement, keys, Lock::None);
-        let stored = statement.build_query_as::<CounterRow>().fetch_all(&mut *connection).await.map_err(query_error)?;
-        counters.load(stored);
+    let mut select = connection.prepare_cached(SELECT_COUNTER)?;
+    let mut stored = Vec::new();
+    for row in distinct_counters(operations.iter().flat_map(Operation::charges)) {
+        let found = select
+            .query_row(params![row.counter, row.window_start], |found| Ok((found.get(0)?, found.get(1)?)))
+            .optional()?;
+        if let Some((window_end, used)) = found {
+            stored.push(CounterRow { counter: row.counter, window_start: row.window_start, window_end, used });
+        }
     }
+    let mut counters = Counters::default();
+    counters.load(stored);
     let outcomes = operations
         .iter()
         .map(|operation| match operation {
@@ -141,22 +146,17 @@ pub(crate) async fn decide(
     Ok(Decisions { outcomes, changed: counters.changed() })
 }
 
-/// The decided counters' writes, each followed by `; `, appended to `statement`.
-pub(crate) fn push_writes<'args>(statement: &mut QueryBuilder<'args, Sqlite>, changed: &'args [CounterRow]) {
-    for chunk in changed.chunks(COUNTERS_PER_STATEMENT) {
-        push_write(statement, chunk, CounterWrite::Set);
-        statement.push("; ");
-    }
+/// Writes the decided counters back.
+pub(crate) fn write(connection: &Connection, changed: &[CounterRow]) -> Result<(), rusqlite::Error> {
+    crate::sqlite_writer::insert_each(connection, SET_COUNTER, changed, |set, row| {
+        set.execute(params![row.counter, row.window_start, row.window_end, row.used])
+    })
 }
 
 /// A transaction of its own before the round's, so a failed prune never fails a caller.
-pub(crate) async fn prune(pool: &SqlitePool) {
-    let deleted = sqlx::query("DELETE FROM limit_counters WHERE window_end < ?")
-        .bind(prune_before(unix_now_secs()))
-        .execute(pool)
-        .await;
-    match deleted {
-        Ok(result) => tracing::debug!(deleted = result.rows_affected(), "pruned expired SQLite limit counters"),
-        Err(error) => tracing::warn!(error = %query_error(error), "expired SQLite limit counters could not be pruned"),
+pub(crate) fn prune(connection: &Connection) {
+    match connection.execute(PRUNE, [prune_before(unix_now_secs())]) {
+        Ok(deleted) => tracing::debug!(deleted, "pruned expired SQLite limit counters"),
+        Err(error) => tracing::warn!(%error, "expired SQLite limit counters could not be pruned"),
     }
 }
