@@ -40,6 +40,7 @@ services:
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	$(CARGO) clippy -p rampart --no-default-features --locked -- -D warnings
 
 test-rust:
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \

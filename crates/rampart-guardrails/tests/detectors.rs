@@ -66,6 +66,62 @@ fn pii_positives() {
     assert_finds("私の名前は鈴木\u{3000}花子です", "person_name", "鈴木\u{3000}花子");
 }
 
+/// Whole addresses in each supported country's format: the street line and what follows it up
+/// to the postcode, region included; a street line alone when no postcode follows.
+#[test]
+fn postal_addresses() {
+    let cases = [
+        (
+            "Send it to 1600 Pennsylvania Avenue NW, Washington, DC 20500 please",
+            "1600 Pennsylvania Avenue NW, Washington, DC 20500",
+        ),
+        ("Our office: 10 Downing Street, London SW1A 2AA.", "10 Downing Street, London SW1A 2AA"),
+        ("Flat 4, 12 High Street, Oxford OX1 4AB", "Flat 4, 12 High Street, Oxford OX1 4AB"),
+        (
+            "Mail: 742 Evergreen Terrace Apt. 3, Springfield, OR 97477-1234.",
+            "742 Evergreen Terrace Apt. 3, Springfield, OR 97477-1234",
+        ),
+        ("Toronto office: 290 Bremner Blvd, Toronto, ON M5V 3L9", "290 Bremner Blvd, Toronto, ON M5V 3L9"),
+        (
+            "H.No. 12-3-456, Banjara Hills Road, Hyderabad-500034.",
+            "H.No. 12-3-456, Banjara Hills Road, Hyderabad-500034",
+        ),
+        ("Adresse : 8, rue de Rivoli, 75004 Paris", "8, rue de Rivoli, 75004 Paris"),
+        ("Anschrift: Berliner Straße 12a, 60311 Frankfurt am Main.", "Berliner Straße 12a, 60311 Frankfurt am Main"),
+        ("Lieferadresse: Lindenweg 7, 04109 Leipzig Bitte klingeln", "Lindenweg 7, 04109 Leipzig"),
+        ("Dirección: Calle de Alcalá 45 Piso 2, 28014 Madrid", "Calle de Alcalá 45 Piso 2, 28014 Madrid"),
+        ("Indirizzo: Via Giuseppe Verdi, 12, 20121 Milano (MI)", "Via Giuseppe Verdi, 12, 20121 Milano (MI)"),
+        (
+            "Endereço: Rua Augusta, 1500, Consolação, 01304-001 São Paulo - SP",
+            "Rua Augusta, 1500, Consolação, 01304-001 São Paulo - SP",
+        ),
+        ("Adres: Keizersgracht 123, 1015 CJ Amsterdam", "Keizersgracht 123, 1015 CJ Amsterdam"),
+        ("Adres: Dorpsstraat 4, 3732 HJ, De Bilt", "Dorpsstraat 4, 3732 HJ, De Bilt"),
+        (
+            "住所は〒100-0005 東京都千代田区丸の内1丁目9番2号 丸の内ビル12です",
+            "〒100-0005 東京都千代田区丸の内1丁目9番2号 丸の内ビル12",
+        ),
+        ("ship to 221 Baker Street, London", "221 Baker Street"),
+    ];
+    for (text, address) in cases {
+        assert_finds(text, "postal_address", address);
+    }
+    // A phone number after the street is not its postcode.
+    assert_finds("Hauptstraße 5, 0612 345678 ist meine Nummer", "postal_address", "Hauptstraße 5");
+    assert_finds("Hauptstraße 5, 0612 345678 ist meine Nummer", "phone", "0612 345678");
+    for text in [
+        "Read section 5 Main Street guidelines first",
+        "We measured 10 square meters in 2 rooms",
+        "I stayed at Plaza Hotel, 3 nights in total",
+        "The Notepad 2 app and the Spring 2024 release",
+        "Jurassic Park 3 came out in 2001",
+        "We have 3 Green Parks nearby",
+        "Order 4521 Baker Street shipment is late",
+    ] {
+        assert_not(text, "postal_address");
+    }
+}
+
 #[test]
 fn pii_hard_negatives() {
     assert_not("order 4111 1111 1111 1112 shipped", "credit_card");

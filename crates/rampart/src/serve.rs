@@ -177,6 +177,12 @@ fn use_default_models(config: &mut Config) -> Result<(), CliError> {
     use rampart_config::{BackendConfig, BackendKindConfig, ModelConfig, ModelKind};
     use rampart_models::{ALL_MINILM_L6_V2, GEMMA_3_270M, ModelStore};
     let store = ModelStore::new(&config.storage.effective_data_dir());
+    if !cfg!(feature = "embedded") {
+        return Err(CliError::failed(
+            "no backends are configured, and this build of rampart leaves out embedded inference (built without the `embedded` feature)
+             hint: configure [[backends]] and [[models]] (see config/rampart.example.toml), or build with the default features to serve local models",
+        ));
+    }
     let missing: Vec<&str> =
         [GEMMA_3_270M, ALL_MINILM_L6_V2].iter().filter(|spec| !store.is_present(spec)).map(|spec| spec.id).collect();
     if !missing.is_empty() {
@@ -234,20 +240,8 @@ async fn build_backend(config: &rampart_config::BackendConfig) -> Result<Arc<dyn
     if config.kind != rampart_config::BackendKindConfig::Embedded {
         return rampart_backends::build_backend(config).map_err(|error| CliError::failed(error.to_string()));
     }
-    let name = config.name.clone();
-    let path = config.path.clone().unwrap_or_default();
-    let defaults = rampart_inference::EmbeddedSettings::default();
-    let settings = rampart_inference::EmbeddedSettings {
-        threads: config.threads.unwrap_or(defaults.threads),
-        context_window: config.context_window.unwrap_or(defaults.context_window),
-        slots: config.parallel.unwrap_or(defaults.slots),
-        queue: config.max_queue.unwrap_or(defaults.queue),
-    };
     let started = Instant::now();
-    let loaded = tokio::task::spawn_blocking(move || rampart_inference::EmbeddedBackend::load(&name, &path, settings))
-        .await
-        .map_err(|error| error.to_string())
-        .and_then(|loaded| loaded.map_err(|error| error.to_string()));
+    let loaded = load_embedded(config).await;
     match loaded {
         Ok(loaded) => {
             let elapsed_ms = started.elapsed().as_millis() as u64;
@@ -265,6 +259,31 @@ async fn build_backend(config: &rampart_config::BackendConfig) -> Result<Arc<dyn
             )))
         }
     }
+}
+
+/// Loads an in-process model off the async workers.
+#[cfg(feature = "embedded")]
+async fn load_embedded(config: &rampart_config::BackendConfig) -> Result<rampart_inference::EmbeddedBackend, String> {
+    let name = config.name.clone();
+    let path = config.path.clone().unwrap_or_default();
+    let defaults = rampart_inference::EmbeddedSettings::default();
+    let settings = rampart_inference::EmbeddedSettings {
+        threads: config.threads.unwrap_or(defaults.threads),
+        context_window: config.context_window.unwrap_or(defaults.context_window),
+        slots: config.parallel.unwrap_or(defaults.slots),
+        queue: config.max_queue.unwrap_or(defaults.queue),
+    };
+    tokio::task::spawn_blocking(move || rampart_inference::EmbeddedBackend::load(&name, &path, settings))
+        .await
+        .map_err(|error| error.to_string())
+        .and_then(|loaded| loaded.map_err(|error| error.to_string()))
+}
+
+/// A build without the `embedded` feature serves no in-process models: the backend answers
+/// with the reason, like a model that did not load.
+#[cfg(not(feature = "embedded"))]
+async fn load_embedded(_: &rampart_config::BackendConfig) -> Result<rampart_core::UnavailableBackend, String> {
+    Err("this build of rampart leaves out embedded inference (built without the `embedded` feature); rebuild with the default features".to_owned())
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

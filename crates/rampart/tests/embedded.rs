@@ -1,4 +1,5 @@
 //! The embedded embedding model served through the gateway, end to end.
+#![cfg(feature = "embedded")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;

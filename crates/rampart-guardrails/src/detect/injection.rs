@@ -115,7 +115,9 @@ const RULES: &[(&str, f32, f32)] = &[
         0.55,
         0.85,
     ),
-    (r"!\[[^\]]{0,80}\]\(https?://[^)\s]{1,200}[?&][^)\s]{0,200}=[^)\s]{0,400}\)", 0.5, 0.85),
+    // Unbounded rather than counted runs: each count would copy a Unicode class that many times
+    // into the automaton (4 MB for this one rule).
+    (r"!\[[^\]]*\]\(https?://[^)\s]+[?&][^)\s]*=[^)\s]*\)", 0.5, 0.85),
     (r"\bdo\s+not\s+(?:tell|inform|mention\s+(?:this\s+)?to)\s+the\s+user\b", 0.6, 0.85),
     // A user may take back their own text ("ignore the above typo"); a document may not.
     (r"\b(?:ignore|disregard)\s+(?:all\s+of\s+|everything\s+)?the\s+above\s+(?:and|,|instructions|text)", 0.6, 0.95),

@@ -63,7 +63,7 @@ const NOT_PERSONAL: &[&str] = &[
 
 /// The number is labelled as something else: one of `NOT_PERSONAL` in the two words right
 /// before it ("order 123…", "tracking no. …"), further words being about something else.
-fn near_not_personal(candidate: &Candidate<'_>) -> bool {
+pub(crate) fn near_not_personal(candidate: &Candidate<'_>) -> bool {
     let before = candidate.before(28);
     let words: Vec<&str> =
         before.split_whitespace().map(|word| word.trim_matches(|c: char| !c.is_alphanumeric())).collect();
@@ -495,10 +495,6 @@ fn date_of_birth(candidate: &Candidate<'_>) -> Option<f32> {
     has_context(candidate, DOB_WORDS, 36).then_some(0.9)
 }
 
-fn postal_address(candidate: &Candidate<'_>) -> Option<f32> {
-    standalone(candidate).then_some(0.7)
-}
-
 fn person_name(candidate: &Candidate<'_>) -> Option<f32> {
     let value = candidate.value();
     const NOT_NAMES: &[&str] = &[
@@ -650,15 +646,6 @@ pub(crate) fn specs() -> Vec<PatternSpec> {
             0,
             date_of_birth,
             45,
-        ),
-        spec(
-            "postal_address",
-            Medium,
-            "street address (number and street type; several languages)",
-            r"\b\d{1,5}[a-zA-Z]?,? (?:[A-Z][A-Za-z'-]+ ){1,4}(?:Street|St\.?|Avenue|Ave\.?|Road|Rd\.?|Boulevard|Blvd\.?|Lane|Ln\.?|Drive|Dr\.?|Court|Ct\.?|Way|Place|Pl\.?|Terrace|Close|Crescent|Square|Parkway)\b|\b[A-ZÄÖÜ][a-zäöüß]+(?:straße|strasse|weg|allee|platz|gasse|ring|damm|ufer)\.? \d{1,4}[a-z]?\b|\b\d{1,4}(?: bis| ter)?,? (?:rue|avenue|boulevard|bd|place|chemin|allée|impasse|quai|route) (?:de la |de l'|du |des |de |d')?[A-ZÉ][\w'-]+(?: [A-ZÉ][\w'-]+){0,3}|\b(?:Calle|Avenida|Avda\.|Plaza|Paseo|Via|Viale|Piazza|Corso|Rua|Avenida) (?:de la |del |de |dos |da |do )?[A-Z][\w'-]+(?: [A-Z][\w'-]+){0,3},? (?:n\.? ?)?\d{1,4}\b|\b[A-Z][a-z]+(?:straat|laan|weg|plein|gracht|kade) \d{1,4}[a-z]?\b",
-            0,
-            postal_address,
-            25,
         ),
         spec(
             "person_name",

@@ -174,7 +174,9 @@ pub(crate) fn specs() -> Vec<PatternSpec> {
             "password_assignment",
             High,
             "a password given in a key=value or key: value form",
-            r"(?i:\b[a-z_]*(?:password|passwd|pwd|passcode|passwort|mot de passe|contraseña|senha))[\x22']?\s*(?:[:=]|\bis\b)\s*[\x22']?([^\s\x22',;]{4,64})",
+            // Runs of a Unicode class are unbounded (`{4,}`, `+`), not counted: a count copies
+            // the class into the automaton that many times (a megabyte for these two).
+            r"(?i:\b[a-z_]*(?:password|passwd|pwd|passcode|passwort|mot de passe|contraseña|senha))[\x22']?\s*(?:[:=]|\bis\b)\s*[\x22']?([^\s\x22',;]{4,})",
             1,
             password,
             70,
@@ -183,7 +185,7 @@ pub(crate) fn specs() -> Vec<PatternSpec> {
             "password_assignment",
             High,
             "a password in a URL's credentials (scheme://user:password@host)",
-            r"\b[a-z][a-z0-9+.-]{1,20}://[^\s/:@]{1,64}:([^\s/@]{1,128})@",
+            r"\b[a-z][a-z0-9+.-]{1,20}://[^\s/:@]+:([^\s/@]+)@",
             1,
             password,
             70,
