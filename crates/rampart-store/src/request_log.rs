@@ -134,8 +134,9 @@ static INSERT_ONE: LazyLock<String> = LazyLock::new(|| {
 pub(crate) fn insert_sqlite(
     connection: &rusqlite::Connection,
     entries: &[RequestLogEntry],
+    pace: &mut crate::sqlite_writer::Pace,
 ) -> Result<(), rusqlite::Error> {
-    crate::sqlite_writer::insert_each(connection, &INSERT_ONE, entries, |insert, entry| {
+    crate::sqlite_writer::insert_each(connection, &INSERT_ONE, entries, pace, |insert, entry| {
         insert.execute(rusqlite::params![
             entry.id,
             entry.request_id,

@@ -154,17 +154,23 @@ const INSERT_ONE: &str = concat!(insert_into_audit_log!(), "VALUES (?1, ?2, ?3, 
 /// Inserts sealed rows through the SQLite writer's connection, with its statement prepared
 /// once.
 pub(crate) fn insert_sqlite(connection: &rusqlite::Connection, rows: &[SealedRow]) -> Result<(), rusqlite::Error> {
-    crate::sqlite_writer::insert_each(connection, INSERT_ONE, rows, |insert, row| {
-        insert.execute(rusqlite::params![
-            row.seq,
-            row.time_unix_ms,
-            row.tenant,
-            row.kind,
-            row.request_id,
-            row.record,
-            row.hash
-        ])
-    })
+    crate::sqlite_writer::insert_each(
+        connection,
+        INSERT_ONE,
+        rows,
+        &mut crate::sqlite_writer::Pace::Urgent,
+        |insert, row| {
+            insert.execute(rusqlite::params![
+                row.seq,
+                row.time_unix_ms,
+                row.tenant,
+                row.kind,
+                row.request_id,
+                row.record,
+                row.hash
+            ])
+        },
+    )
 }
 
 /// `INSERT INTO audit_log ... VALUES ...` for one chunk of sealed rows, appended to `statement`.

@@ -148,9 +148,13 @@ pub(crate) fn decide(connection: &Connection, operations: &[Operation]) -> Resul
 
 /// Writes the decided counters back.
 pub(crate) fn write(connection: &Connection, changed: &[CounterRow]) -> Result<(), rusqlite::Error> {
-    crate::sqlite_writer::insert_each(connection, SET_COUNTER, changed, |set, row| {
-        set.execute(params![row.counter, row.window_start, row.window_end, row.used])
-    })
+    crate::sqlite_writer::insert_each(
+        connection,
+        SET_COUNTER,
+        changed,
+        &mut crate::sqlite_writer::Pace::Urgent,
+        |set, row| set.execute(params![row.counter, row.window_start, row.window_end, row.used]),
+    )
 }
 
 /// A transaction of its own before the round's, so a failed prune never fails a caller.

@@ -20,9 +20,10 @@
 //! A round rewrites a page of every B-tree it touches, and that page write (plus its share of
 //! the WAL checkpoint, and of the sync) is most of what a round costs: `request_log` alone has
 //! six B-trees, so a round per request-log row would write six pages for one row. So the writes
-//! nobody waits on before answering a client — request-log rows and limit settlements — are
-//! held for up to [`LAZY_HOLD`] (or until [`LAZY_MAX_JOBS`] are held) and committed together,
-//! with a round that is due anyway when there is one. Reservations and audit appends, which a
+//! nobody waits on before answering a client — small batches of request-log rows and limit
+//! settlements — are held for up to [`LAZY_HOLD`] (or until [`LAZY_MAX_JOBS`] are held) and
+//! committed together, with a round that is due anyway when there is one. A round of only such
+//! writes, with nothing else queued, yields its core a few times ([`Pace`]). Reservations and audit appends, which a
 //! request waits for, never wait for anything but the round in progress. A held write is still
 //! acknowledged only once committed, and everything held is committed before the writer stops.
 //!
@@ -79,13 +80,57 @@ pub(crate) fn insert_each<T>(
     connection: &Connection,
     sql: &str,
     rows: &[T],
+    pace: &mut Pace,
     mut insert: impl FnMut(&mut rusqlite::CachedStatement<'_>, &T) -> Result<usize, rusqlite::Error>,
 ) -> Result<(), rusqlite::Error> {
     let mut statement = connection.prepare_cached(sql)?;
     for row in rows {
         insert(&mut statement, row)?;
+        pace.between_rows();
     }
     Ok(())
+}
+
+/// Whether a round may give its core away between rows.
+///
+/// A round of a few hundred request-log rows is a millisecond or more of CPU. A request handler
+/// that woke on this thread's core waited for all of it: a 1.5 ms stall at every flush, the p99
+/// of a gateway whose p50 is 0.5 ms (BENCHMARKS.md). Yielding now and then lets it run in
+/// between; a yield with nothing else runnable returns at once.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Pace {
+    /// A caller waits for the round, or the queue already holds the next one: it runs straight
+    /// through, since yielding under load would only delay callers or let a backlog grow.
+    Urgent,
+    /// Nobody waits and nothing is queued: it yields after every `YIELD_AFTER` of work, as long
+    /// as it has spent less than `MAX_YIELDED_PER_WORKED` times its own work yielded, so a busy
+    /// machine can slow such a round to a third of its speed but never stall the writer.
+    Background { started: Instant, since: Instant, yielded: Duration },
+}
+
+const YIELD_AFTER: Duration = Duration::from_micros(150);
+const MAX_YIELDED_PER_WORKED: u32 = 2;
+
+/// Request-log jobs of at least this many rows are committed at once, not held.
+const HOLD_REQUEST_ROWS_BELOW: usize = 64;
+
+impl Pace {
+    pub(crate) fn background() -> Self {
+        let now = Instant::now();
+        Pace::Background { started: now, since: now, yielded: Duration::ZERO }
+    }
+
+    fn between_rows(&mut self) {
+        if let Pace::Background { started, since, yielded } = self
+            && since.elapsed() >= YIELD_AFTER
+            && *yielded < (started.elapsed() - *yielded) * MAX_YIELDED_PER_WORKED
+        {
+            let before = Instant::now();
+            std::thread::yield_now();
+            *since = Instant::now();
+            *yielded += *since - before;
+        }
+    }
 }
 
 /// A SQLite error as the store reports it.
@@ -102,10 +147,15 @@ enum Job {
 }
 
 impl Job {
-    /// A write no client waits for (a request-log row, a settlement), which may be held for a
-    /// later round.
+    /// A write no client waits for (a few request-log rows, a settlement), which may be held for
+    /// a later round. A request-log batch that is already large gains nothing from waiting, and
+    /// the request logger sends its next batch only once this one is written.
     fn can_wait(&self) -> bool {
-        matches!(self, Job::Requests { .. } | Job::Limit(Operation::Adjust { .. }))
+        match self {
+            Job::Requests { entries, .. } => entries.len() < HOLD_REQUEST_ROWS_BELOW,
+            Job::Limit(Operation::Adjust { .. }) => true,
+            _ => false,
+        }
     }
 }
 
@@ -195,6 +245,11 @@ struct Round {
 }
 
 impl Round {
+    /// Only writes no caller waits for: request-log rows and settlements.
+    fn nobody_waits(&self) -> bool {
+        self.audit.is_empty() && self.limits.iter().all(|operation| matches!(operation, Operation::Adjust { .. }))
+    }
+
     fn take(jobs: &mut Vec<Job>) -> Self {
         let mut round = Round::default();
         for job in jobs.drain(..) {
@@ -387,7 +442,8 @@ fn run_rounds(writer: &mut Writer, queue: &mut mpsc::Receiver<Job>, waiter: Opti
         }
         let round = Round::take(&mut urgent);
         if !round.is_empty() {
-            commit_round(writer, round, &mut known_head, &mut last_prune);
+            let pace = if round.nobody_waits() && queue.is_empty() { Pace::background() } else { Pace::Urgent };
+            commit_round(writer, round, pace, &mut known_head, &mut last_prune);
         }
         if closed {
             break;
@@ -400,6 +456,7 @@ fn run_rounds(writer: &mut Writer, queue: &mut mpsc::Receiver<Job>, waiter: Opti
 fn commit_round(
     writer: &mut Writer,
     round: Round,
+    pace: Pace,
     known_head: &mut Option<round::AuditHead>,
     last_prune: &mut Option<Instant>,
 ) {
@@ -408,11 +465,11 @@ fn commit_round(
         ledger::prune(&writer.connection);
     }
     let trusted_known_head = known_head.is_some() && !round.audit.is_empty();
-    let mut result = round::commit(&mut writer.connection, &round, known_head.take());
+    let mut result = round::commit(&mut writer.connection, &round, known_head.take(), pace);
     if result.is_err() && trusted_known_head {
         // Perhaps stale: the same round once more, from the head as stored.
         writer.recover();
-        result = round::commit(&mut writer.connection, &round, None);
+        result = round::commit(&mut writer.connection, &round, None, Pace::Urgent);
     }
     match result {
         Ok((committed, head)) => {

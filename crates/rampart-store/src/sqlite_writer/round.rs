@@ -4,7 +4,7 @@
 use rampart_core::{ReserveOutcome, StoreError};
 use rusqlite::{Connection, TransactionBehavior, params};
 
-use super::{Round, sqlite_error};
+use super::{Pace, Round, sqlite_error};
 use crate::audit::{SELECT_HEAD, UPDATE_HEAD};
 use crate::ledger::sqlite as ledger;
 
@@ -23,11 +23,12 @@ pub(super) struct Committed {
 /// Commits `round` in one `BEGIN IMMEDIATE` transaction, reading the audit head first unless
 /// `known_head` gives it. Returns the audit head it left (or `known_head`, when the round
 /// appended nothing). On an error nothing of the round was kept: the transaction rolls back as
-/// it is dropped.
+/// it is dropped. `pace` says whether inserting request-log rows may yield the core.
 pub(super) fn commit(
     connection: &mut Connection,
     round: &Round,
     known_head: Option<AuditHead>,
+    mut pace: Pace,
 ) -> Result<(Committed, Option<AuditHead>), StoreError> {
     let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sqlite_error)?;
     let decisions = ledger::decide(&transaction, &round.limits).map_err(sqlite_error)?;
@@ -63,7 +64,7 @@ pub(super) fn commit(
 
     ledger::write(&transaction, &decisions.changed).map_err(sqlite_error)?;
     for (entries, _) in &round.requests {
-        crate::request_log::insert_sqlite(&transaction, entries).map_err(sqlite_error)?;
+        crate::request_log::insert_sqlite(&transaction, entries, &mut pace).map_err(sqlite_error)?;
     }
     transaction.commit().map_err(sqlite_error)?;
     Ok((Committed { limits: decisions.outcomes, audit: audit_outcomes }, head))

@@ -228,3 +228,26 @@ async fn committed_rounds_reach_the_database_file_through_the_checkpointer() {
         tokio::time::sleep(checkpoint::INTERVAL).await;
     }
 }
+
+/// Only a round that nobody waits for gives its core away between rows: a reservation or an
+/// audit append in it makes the whole round urgent.
+#[test]
+fn only_rounds_nobody_waits_for_yield_between_rows() {
+    let entry_job = || {
+        let (reply, _answer) = oneshot::channel();
+        Job::Requests { entries: Vec::new(), reply }
+    };
+    let settlement = || Job::Limit(Operation::adjust(&[charge("c", 1, 10)]).0);
+
+    let mut jobs = vec![entry_job(), settlement()];
+    assert!(Round::take(&mut jobs).nobody_waits());
+
+    // Its caller still waits (the answer's receiver is alive): an abandoned one is skipped.
+    let (reservation, _caller) = Operation::reserve(&[charge("c", 1, 10)]);
+    let mut jobs = vec![entry_job(), Job::Limit(reservation)];
+    assert!(!Round::take(&mut jobs).nobody_waits());
+
+    let (reply, _answer) = oneshot::channel();
+    let mut jobs = vec![entry_job(), Job::Audit { events: vec![event("decision")], reply }];
+    assert!(!Round::take(&mut jobs).nobody_waits());
+}
