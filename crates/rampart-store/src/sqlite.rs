@@ -13,7 +13,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 use crate::ledger::sqlite as ledger;
 use crate::request_log::{self, StoredRequest};
-use crate::sqlite_writer::{SqliteWriter, WriterTarget};
+use crate::sqlite_writer::{SqliteWriter, Synchronous, WriterTarget};
 use crate::usage::{self, Dialect, StoredUsage};
 use crate::{SqliteSync, query_error, sqlx_detail};
 
@@ -123,9 +123,9 @@ impl SqliteStore {
         let target = WriterTarget {
             path: options.get_filename().to_owned(),
             synchronous: match synchronous {
-                SqliteSynchronous::Full => "FULL",
-                SqliteSynchronous::Normal => "NORMAL",
-                _ => "OFF",
+                SqliteSynchronous::Full => Synchronous::Full,
+                SqliteSynchronous::Normal => Synchronous::Normal,
+                _ => Synchronous::Off,
             },
         };
         #[cfg(test)]

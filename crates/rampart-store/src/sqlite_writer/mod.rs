@@ -59,8 +59,26 @@ const LAZY_MAX_JOBS: usize = 256;
 #[derive(Debug, Clone)]
 pub(crate) struct WriterTarget {
     pub(crate) path: PathBuf,
-    /// `PRAGMA synchronous`: `FULL`, `NORMAL` or (for a scratch database) `OFF`.
-    pub(crate) synchronous: &'static str,
+    pub(crate) synchronous: Synchronous,
+}
+
+/// `PRAGMA synchronous` of the writer's connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Synchronous {
+    Full,
+    Normal,
+    /// A scratch database, deleted with the store.
+    Off,
+}
+
+impl Synchronous {
+    fn pragma(self) -> &'static str {
+        match self {
+            Synchronous::Full => "FULL",
+            Synchronous::Normal => "NORMAL",
+            Synchronous::Off => "OFF",
+        }
+    }
 }
 
 impl WriterTarget {
@@ -69,7 +87,7 @@ impl WriterTarget {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let connection = Connection::open_with_flags(&self.path, flags)?;
         connection.busy_timeout(BUSY_TIMEOUT)?;
-        connection.pragma_update(None, "synchronous", self.synchronous)?;
+        connection.pragma_update(None, "synchronous", self.synchronous.pragma())?;
         connection.pragma_update(None, "foreign_keys", true)?;
         Ok(connection)
     }
@@ -307,7 +325,7 @@ impl Writer {
     fn open(target: WriterTarget) -> Result<Self, rusqlite::Error> {
         // With every commit synced, a checkpoint thread's syncs queue on the disk beside the
         // commits' own, and measured slower than SQLite's own checkpoints (see checkpoint.rs).
-        let checkpointer = (target.synchronous != "FULL")
+        let checkpointer = (target.synchronous != Synchronous::Full)
             .then(|| {
                 checkpoint::Checkpointer::start(&target)
                     .inspect_err(|error| tracing::warn!(%error, "SQLite checkpoints stay on the writer's commits"))

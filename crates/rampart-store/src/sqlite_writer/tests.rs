@@ -156,7 +156,7 @@ async fn the_writer_ends_when_the_last_handle_is_dropped() {
 #[tokio::test]
 async fn a_writer_that_cannot_open_its_file_says_so() {
     let dir = tempfile::tempdir().unwrap();
-    let target = WriterTarget { path: dir.path().join("missing").join("rampart.db"), synchronous: "FULL" };
+    let target = WriterTarget { path: dir.path().join("missing").join("rampart.db"), synchronous: Synchronous::Full };
     let error = SqliteWriter::start(target).await.expect_err("no such directory");
     assert!(error.contains("unable to open"), "{error}");
 }
