@@ -91,6 +91,8 @@ fn entities_split_across_chunks_at_every_position_are_caught() {
     for text in [
         "Contact jane.doe@example.com for the card 4111 1111 1111 1111 today.",
         "Wire to DE89 3704 0044 0532 0130 00 and use AKIAIOSFODNN7EXAMPLE for access, thanks a lot.",
+        // A whole address (street line to postcode) is within the hold-back window.
+        "Ship it to 35203 Sarah Turnpike Apt. 543, Phyllisville, MT 05741 before Friday, please.",
     ] {
         let one_shot = g.check(Stage::Response, text, &[], &mut Vault::default()).redacted.unwrap();
         for split in (1..text.len()).filter(|&i| text.is_char_boundary(i)) {
