@@ -122,8 +122,8 @@ pub(crate) struct AddressDetector {
     french_number_first: Regex,
     japanese: Regex,
     prefecture: Regex,
+    /// A unit after the street line (" Apt. 543", ", Piso 3") or as a part of its own.
     unit: Regex,
-    unit_part: Regex,
     house_number: Regex,
     /// A comma-delimited part that holds a postcode: `[locality ]POSTCODE[ locality][ region]`.
     postcode_part: Regex,
@@ -157,8 +157,7 @@ impl AddressDetector {
                 r"(?:〒?\d{{3}}-\d{{4}}[ \u{{3000}}]?)?[\p{{Han}}\p{{Hiragana}}\p{{Katakana}}ー]{{2,24}}?\d{{1,2}}丁目(?:\d{{1,4}}番(?:地)?(?:\d{{1,4}}号)?)?|(?:{PREFECTURES})[\p{{Han}}\p{{Hiragana}}\p{{Katakana}}ー]{{1,20}}?\d{{1,4}}-\d{{1,4}}(?:-\d{{1,4}})?"
             ))?,
             prefecture: Regex::new(&format!("(?:〒?\\d{{3}}-\\d{{4}}[ \\u{{3000}}]?)?(?:{PREFECTURES})"))?,
-            unit: compile(&format!(r"^,? {UNIT}"))?,
-            unit_part: compile(&format!(r"^{UNIT}"))?,
+            unit: compile(&format!(r"^(?:,? )?{UNIT}"))?,
             house_number: compile(r"^\d{1,5}[A-Za-z]?(?:[/-]\d{1,4})?")?,
             postcode_part: compile(&format!(
                 r"^(?:(?P<before>{name}(?: {name}){{0,2}})[ -])?(?P<code>{POSTCODE})(?-u:\b)"
@@ -287,13 +286,12 @@ impl AddressDetector {
                 }
                 return Some((end, 0.85));
             }
-            let consumed = if let Some(unit) = self.unit_part.find(part) {
+            let consumed = if let Some(unit) = self.unit.find(part) {
                 unit.end()
-            } else if number_may_follow && self.house_number.find(part).is_some_and(|number| number.end() > 0) {
+            } else if number_may_follow && let Some(number) = self.house_number.find(part) {
                 // "Via Mascheroni, 958", "Travessa Pereira, 336": the house number, and a unit
                 // after it ("528 Piano 5").
-                let number_end = self.house_number.find(part).map_or(0, |number| number.end());
-                number_end + self.unit.find(&part[number_end..]).map_or(0, |unit| unit.end())
+                number.end() + self.unit.find(&part[number.end()..]).map_or(0, |unit| unit.end())
             } else {
                 self.locality_with_region(part).unwrap_or(0)
             };
@@ -313,9 +311,9 @@ impl AddressDetector {
     fn postcode_in(&self, part: &str) -> Option<(usize, bool)> {
         let captures = self.postcode_part.captures(part)?;
         let code = captures.name("code")?;
+        let rest = &part[code.end()..];
         // "…, 0612 345678" is a phone number after the street, not a postcode.
-        let after_code = &part[code.end()..];
-        if after_code.trim_start_matches([' ', '-', '.']).starts_with(|c: char| c.is_ascii_digit()) {
+        if rest.trim_start_matches([' ', '-', '.']).starts_with(|c: char| c.is_ascii_digit()) {
             return None;
         }
         let locality_follows = captures.name("before").is_none()
@@ -323,7 +321,6 @@ impl AddressDetector {
         if !locality_follows {
             return Some((code.end(), false));
         }
-        let rest = &part[code.end()..];
         let after =
             rest.strip_prefix(' ').and_then(|locality| self.locality_with_region(locality)).map_or(0, |len| len + 1);
         Some((code.end() + after, true))

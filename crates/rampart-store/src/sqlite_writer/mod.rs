@@ -23,8 +23,8 @@
 //! nobody waits on before answering a client — small batches of request-log rows and limit
 //! settlements — are held for up to [`LAZY_HOLD`] (or until [`LAZY_MAX_JOBS`] are held) and
 //! committed together, with a round that is due anyway when there is one. A round of only such
-//! writes, with nothing else queued, yields its core a few times ([`Pace`]). Reservations and audit appends, which a
-//! request waits for, never wait for anything but the round in progress. A held write is still
+//! writes, with nothing else queued, yields its core now and then ([`Pace`]). Reservations and
+//! audit appends, which a request waits for, never wait for anything but the round in progress. A held write is still
 //! acknowledged only once committed, and everything held is committed before the writer stops.
 //!
 //! The rest of the store (reads, keys, conversations, checkpoints) goes through sqlx's pools;
