@@ -556,8 +556,19 @@ def run(args):
         }
     )
     report = {"args": vars(args), "chat": {}, "embed": {}, "notes": []}
-    chat_cfg = chat_config(work, args.port, args.gguf, args.threads, args.ctx, args.parallel)
+    if "chat" in args.parts:
+        chat_bench(args, rng, env, peer_env, work, report)
     embed_cfg = embed_config(work, args.port + 1, args.minilm)
+    # --- 4. Embeddings -------------------------------------------------------------------------
+    if "embed" in args.parts:
+        report["embed"] = embeddings(args, env, peer_env, work, embed_cfg)
+
+    write_report(args, report)
+
+
+def chat_bench(args, rng, env, peer_env, work: Path, report: dict):
+    """Sections 1-3: load time, one stream against llama-cpp-python, 4 streams vs 1."""
+    chat_cfg = chat_config(work, args.port, args.gguf, args.threads, args.ctx, args.parallel)
     worker_llama_args = [
         "worker-llama", "--model", args.gguf, "--threads", str(args.threads), "--ctx", str(args.ctx),
         "--flash-attn", str(args.peer_flash_attn),
@@ -641,11 +652,6 @@ def run(args):
         "peer": worker_mem_final,
     }
     report["chat"]["peer_hello"] = peer_hello
-
-    # --- 4. Embeddings -------------------------------------------------------------------------
-    report["embed"] = embeddings(args, env, peer_env, work, embed_cfg)
-
-    write_report(args, report)
 
 
 def concurrent_round(rampart: Rampart, rng: random.Random, streams: int, max_tokens: int) -> dict:
@@ -764,9 +770,8 @@ def embeddings(args, env, peer_env, work: Path, embed_cfg: Path) -> dict:
 
 def write_report(args, report):
     chat = report["chat"]
-    single_r, single_p = chat["single"]["rampart"], chat["single"]["peer"]
     med = lambda rows, key: median([row[key] for row in rows])  # noqa: E731
-    hello = chat["peer_hello"]
+    hello = chat.get("peer_hello") or {}
     emb = report["embed"]
     machine = json.loads(Path(args.machine).read_text()) if args.machine else {}
 
@@ -784,136 +789,144 @@ def write_report(args, report):
     add(f"**Versions:** Rampart {machine.get('rampart_version', '?')} (llama-cpp-2 {machine.get('llama_cpp_2', '?')}, "
         f"llama-cpp-sys-2 {machine.get('llama_cpp_sys_2', '?')}, candle {machine.get('candle', '?')}; "
         f"llama.cpp CPU code: {machine.get('rampart_simd', '?')}); "
-        f"llama-cpp-python {hello.get('version')} (built from source by pip; `{hello.get('system_info')}`)"
+        + (f"llama-cpp-python {hello.get('version')} (built from source by pip; `{hello.get('system_info')}`)"
+           if hello else "")
         + (f"; sentence-transformers {emb['peer_hello']['version']}, torch {emb['peer_hello']['torch']} "
            f"(CPU capability {emb['peer_hello']['torch_cpu']}, {emb['peer_hello']['torch_threads']} threads)"
            if emb.get("peer_hello") else "")
         + ".")
     add("")
-    add(f"**Settings (both sides):** the pulled `gemma-3-270m-q4_k_m.gguf`, n_ctx = n_batch = {args.ctx}, "
-        f"{args.threads} threads (prompt and generation), "
-        + ("the same prompt tokens (the GGUF has no chat template: Rampart falls back to Gemma's turn format, "
-           "llama-cpp-python is given `chat_format=\"gemma\"`, which also makes `<end_of_turn>` a stop string there)"
-           if hello.get("chat_format") == "gemma" else "the GGUF's chat template on both sides")
-        + f", greedy (`temperature 0`), "
-        f"`max_tokens {args.max_tokens}`, no stop strings, flash attention "
-        f"{'on (llama.cpp default `auto` in Rampart; `flash_attn=True` in llama-cpp-python)' if args.peer_flash_attn else 'Rampart: auto; llama-cpp-python: off (its default)'}, "
-        f"a fresh nonce at the start of every prompt (no prefix "
-        f"reuse on either side). Rampart is measured over HTTP (streaming, `stream_options.include_usage`), "
-        f"llama-cpp-python in-process (streaming `create_chat_completion`).")
-    add("")
-    add("### Chat, one stream (medians)")
-    add("")
-    add("| metric | Rampart | llama-cpp-python | Rampart ÷ peer |")
-    add("|---|---:|---:|---:|")
-    rows = [
-        ("prompt tokens", med(single_r, "prompt_tokens"), med(single_p, "prompt_tokens"), None),
-        ("prompt tokens read from a prefix cache", med(single_r, "cached_tokens"), "0 (reset per call)", None),
-        ("completion tokens", med(single_r, "completion_tokens"), med(single_p, "completion_tokens"), None),
-        ("generation tok/s", med(single_r, "gen_tps"), med(single_p, "gen_tps"), "hi"),
-        ("prompt processing tok/s (prompt ÷ TTFT)", med(single_r, "prompt_tps"), med(single_p, "prompt_tps"), "hi"),
-        ("TTFT ms (~200-token prompt)", med(single_r, "ttft_ms"), med(single_p, "ttft_ms"), "lo"),
-        ("load ms (Rampart: start → `/readyz` 200; peer: `Llama(...)`)",
-         median(chat["load"]["rampart"]) * 1000, median(chat["load"]["peer"]) * 1000, "lo"),
-        ("peak RSS MB (after the single-stream runs)", chat["memory"]["rampart_single"]["peak"],
-         chat["memory"]["peer"]["peak"], "lo"),
-        ("steady RSS MB (idle, after the runs)", chat["memory"]["rampart_single"]["rss"],
-         chat["memory"]["peer"]["rss"], "lo"),
-    ]
-    for name, ours, theirs, better in rows:
-        add(f"| {name} | {fmt(ours)} | {fmt(theirs)} | {ratio(ours, theirs) if better else ''} |")
-    add("")
-    add(f"Throughput ratios: > 1 means Rampart is faster; time and memory ratios: < 1 means Rampart is lower. "
-        f"llama-cpp-python's process start → model loaded (Python imports included): "
-        f"{fmt(median(chat['load']['peer_process']) * 1000)} ms. Rampart's peak RSS after the concurrency runs: "
-        f"{fmt(chat['memory']['rampart_after_concurrency']['peak'])} MB.")
-    add("")
-    texts = chat.get("texts", {})
-    ours, theirs = texts.get("rampart", ""), texts.get("peer", "")
-    common = next((i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b), min(len(ours), len(theirs)))
-    add("Same continuation (first repeat, greedy): "
-        + ("identical text." if ours == theirs else
-           f"the texts agree for their first {common} characters (of {len(ours)} / {len(theirs)}); "
-           "builds differ in kernels and summation order, so greedy paths may part.")
-        + f" Rampart's starts: {ours[:80]!r}.")
-    add("")
-    add("Per repeat, generation tok/s: Rampart " + str([round(row["gen_tps"] or 0, 1) for row in single_r])
-        + ", llama-cpp-python " + str([round(row["gen_tps"] or 0, 1) for row in single_p]) + "; TTFT ms: Rampart "
-        + str([round(row["ttft_ms"], 1) for row in single_r]) + ", llama-cpp-python "
-        + str([round(row["ttft_ms"], 1) for row in single_p]) + ". Finish reasons: Rampart "
-        + str(sorted({row["finish"] for row in single_r})) + ", llama-cpp-python "
-        + str(sorted({row["finish"] for row in single_p})) + ".")
-    add("")
+    if chat:
+        single_r, single_p = chat["single"]["rampart"], chat["single"]["peer"]
+        add(f"**Settings (both sides):** the pulled `gemma-3-270m-q4_k_m.gguf`, n_ctx = n_batch = {args.ctx}, "
+            f"{args.threads} threads (prompt and generation), "
+            + ("the same prompt tokens (the GGUF has no chat template: Rampart falls back to Gemma's turn format, "
+               "llama-cpp-python is given `chat_format=\"gemma\"`, which also makes `<end_of_turn>` a stop string there)"
+               if hello.get("chat_format") == "gemma" else "the GGUF's chat template on both sides")
+            + f", greedy (`temperature 0`), "
+            f"`max_tokens {args.max_tokens}`, no stop strings, flash attention "
+            f"{'on (llama.cpp default `auto` in Rampart; `flash_attn=True` in llama-cpp-python)' if args.peer_flash_attn else 'Rampart: auto; llama-cpp-python: off (its default)'}, "
+            f"a fresh nonce at the start of every prompt (no prefix "
+            f"reuse on either side). Rampart is measured over HTTP (streaming, `stream_options.include_usage`), "
+            f"llama-cpp-python in-process (streaming `create_chat_completion`).")
+        add("")
+        add("### Chat, one stream (medians)")
+        add("")
+        add("| metric | Rampart | llama-cpp-python | Rampart ÷ peer |")
+        add("|---|---:|---:|---:|")
+        rows = [
+            ("prompt tokens", med(single_r, "prompt_tokens"), med(single_p, "prompt_tokens"), None),
+            ("prompt tokens read from a prefix cache", med(single_r, "cached_tokens"), "0 (reset per call)", None),
+            ("completion tokens", med(single_r, "completion_tokens"), med(single_p, "completion_tokens"), None),
+            ("generation tok/s", med(single_r, "gen_tps"), med(single_p, "gen_tps"), "hi"),
+            ("prompt processing tok/s (prompt ÷ TTFT)", med(single_r, "prompt_tps"), med(single_p, "prompt_tps"), "hi"),
+            ("TTFT ms (~200-token prompt)", med(single_r, "ttft_ms"), med(single_p, "ttft_ms"), "lo"),
+            ("load ms (Rampart: start → `/readyz` 200; peer: `Llama(...)`)",
+             median(chat["load"]["rampart"]) * 1000, median(chat["load"]["peer"]) * 1000, "lo"),
+            ("peak RSS MB (after the single-stream runs)", chat["memory"]["rampart_single"]["peak"],
+             chat["memory"]["peer"]["peak"], "lo"),
+            ("steady RSS MB (idle, after the runs)", chat["memory"]["rampart_single"]["rss"],
+             chat["memory"]["peer"]["rss"], "lo"),
+        ]
+        for name, ours, theirs, better in rows:
+            add(f"| {name} | {fmt(ours)} | {fmt(theirs)} | {ratio(ours, theirs) if better else ''} |")
+        add("")
+        add(f"Throughput ratios: > 1 means Rampart is faster; time and memory ratios: < 1 means Rampart is lower. "
+            f"llama-cpp-python's process start → model loaded (Python imports included): "
+            f"{fmt(median(chat['load']['peer_process']) * 1000)} ms. Rampart's peak RSS after the concurrency runs: "
+            f"{fmt(chat['memory']['rampart_after_concurrency']['peak'])} MB.")
+        add("")
+        texts = chat.get("texts", {})
+        ours, theirs = texts.get("rampart", ""), texts.get("peer", "")
+        common = next((i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b), min(len(ours), len(theirs)))
+        add("Same continuation (first repeat, greedy): "
+            + ("identical text." if ours == theirs else
+               f"the texts agree for their first {common} characters (of {len(ours)} / {len(theirs)}); "
+               "builds differ in kernels and summation order, so greedy paths may part.")
+            + f" Rampart's starts: {ours[:80]!r}.")
+        add("")
+        add("Per repeat, generation tok/s: Rampart " + str([round(row["gen_tps"] or 0, 1) for row in single_r])
+            + ", llama-cpp-python " + str([round(row["gen_tps"] or 0, 1) for row in single_p]) + "; TTFT ms: Rampart "
+            + str([round(row["ttft_ms"], 1) for row in single_r]) + ", llama-cpp-python "
+            + str([round(row["ttft_ms"], 1) for row in single_p]) + ". Finish reasons: Rampart "
+            + str(sorted({row["finish"] for row in single_r})) + ", llama-cpp-python "
+            + str(sorted({row["finish"] for row in single_p})) + ".")
+        add("")
 
-    conc = chat["concurrency"]
-    many = str(args.streams)
-    add(f"### Chat, {args.streams} concurrent streams vs 1 (Rampart, medians)")
-    add("")
-    add("| streams | aggregate generation tok/s | per-stream generation tok/s | TTFT p50 ms | TTFT max ms | wall s |")
-    add("|---:|---:|---:|---:|---:|---:|")
-    for key in ("1", many):
-        runs = conc[key]
-        add(f"| {key} | {fmt(median([run['agg_tps'] for run in runs]))} "
-            f"| {fmt(median([x for run in runs for x in run['gen_tps']]))} "
-            f"| {fmt(median([x for run in runs for x in run['ttft_ms']]))} "
-            f"| {fmt(median([max(run['ttft_ms']) for run in runs]))} "
-            f"| {fmt(median([run['wall_s'] for run in runs]), 2)} |")
-    agg1 = median([run["agg_tps"] for run in conc["1"]])
-    aggn = median([run["agg_tps"] for run in conc[many]])
-    add("")
-    add(f"Aggregate = all completion tokens ÷ wall time from the first request sent to the last stream's end. "
-        f"**{args.streams} streams ÷ 1 stream = {ratio(aggn, agg1)}** (target ≥ 2×). Per repeat: 1 stream "
-        f"{[round(run['agg_tps'], 1) for run in conc['1']]}, {args.streams} streams "
-        f"{[round(run['agg_tps'], 1) for run in conc[many]]}.")
-    add("")
+        conc = chat["concurrency"]
+        many = str(args.streams)
+        add(f"### Chat, {args.streams} concurrent streams vs 1 (Rampart, medians)")
+        add("")
+        add("| streams | aggregate generation tok/s | per-stream generation tok/s | TTFT p50 ms | TTFT max ms | wall s |")
+        add("|---:|---:|---:|---:|---:|---:|")
+        for key in ("1", many):
+            runs = conc[key]
+            add(f"| {key} | {fmt(median([run['agg_tps'] for run in runs]))} "
+                f"| {fmt(median([x for run in runs for x in run['gen_tps']]))} "
+                f"| {fmt(median([x for run in runs for x in run['ttft_ms']]))} "
+                f"| {fmt(median([max(run['ttft_ms']) for run in runs]))} "
+                f"| {fmt(median([run['wall_s'] for run in runs]), 2)} |")
+        agg1 = median([run["agg_tps"] for run in conc["1"]])
+        aggn = median([run["agg_tps"] for run in conc[many]])
+        add("")
+        add(f"Aggregate = all completion tokens ÷ wall time from the first request sent to the last stream's end. "
+            f"**{args.streams} streams ÷ 1 stream = {ratio(aggn, agg1)}** (target ≥ 2×). Per repeat: 1 stream "
+            f"{[round(run['agg_tps'], 1) for run in conc['1']]}, {args.streams} streams "
+            f"{[round(run['agg_tps'], 1) for run in conc[many]]}.")
+        add("")
 
-    add("### Embeddings: all-MiniLM-L6-v2 (medians)")
-    add("")
-    r_rate = median(emb.get("rampart_rates", []))
-    p_rate = median(emb.get("peer_rates", []))
-    add(f"{emb['sentences']} sentences of 6–40 words in fixed batches of {emb['batch']}; Rampart: one sequential "
-        f"`POST /v1/embeddings` per batch (`encoding_format: base64`, RAYON_NUM_THREADS={args.threads}); "
-        f"sentence-transformers: `SentenceTransformer(<pulled folder>, device=\"cpu\")`, one in-process "
-        f"`encode(batch)` per batch (the same batches), torch threads {args.threads}.")
-    add("")
-    add("| metric | Rampart | sentence-transformers | Rampart ÷ peer |")
-    add("|---|---:|---:|---:|")
-    p_all = median(emb.get("peer_all_rates", []))
-    add(f"| sentences/s (the same batches) | {fmt(r_rate)} | {fmt(p_rate)} | {ratio(r_rate, p_rate)} |")
-    add(f"| sentences/s, peer: one `encode(corpus, batch_size={emb['batch']})` (sorts by length first) | "
-        f"{fmt(r_rate)} | {fmt(p_all)} | {ratio(r_rate, p_all)} |")
-    peer_load = median(emb.get("peer_load", [])) if emb.get("peer_load") else None
-    add(f"| load ms (Rampart: start → `/readyz`; peer: `SentenceTransformer(...)`) | "
-        f"{fmt(median(emb['rampart_load']) * 1000)} | {fmt(peer_load * 1000 if peer_load else None)} | "
-        f"{ratio(median(emb['rampart_load']) * 1000, peer_load * 1000 if peer_load else None)} |")
-    pm = emb.get("peer_memory") or {}
-    add(f"| peak RSS MB | {fmt(emb['rampart_memory']['peak'])} | {fmt(pm.get('peak'))} | "
-        f"{ratio(emb['rampart_memory']['peak'], pm.get('peak'))} |")
-    add(f"| steady RSS MB | {fmt(emb['rampart_memory']['rss'])} | {fmt(pm.get('rss'))} | "
-        f"{ratio(emb['rampart_memory']['rss'], pm.get('rss'))} |")
-    add("")
-    if emb.get("peer_error"):
-        add(f"**No sentence-transformers peer in this run:** {emb['peer_error']}")
-    else:
-        add(f"Same vectors: minimum cosine between Rampart's and sentence-transformers' embeddings of the first "
-            f"{emb['batch']} sentences = {emb.get('min_cosine', 0):.6f}. "
-            f"**Rampart ÷ sentence-transformers = {ratio(r_rate, p_rate)}** (target ≥ 1.5×). Per repeat: Rampart "
-            f"{[round(x) for x in emb['rampart_rates']]}, sentence-transformers {[round(x) for x in emb['peer_rates']]} "
-            f"(one encode() over the corpus: {[round(x) for x in emb.get('peer_all_rates', [])]}).")
-    add("")
+    r_rate = p_rate = None
+    if emb:
+        add("### Embeddings: all-MiniLM-L6-v2 (medians)")
+        add("")
+        r_rate = median(emb.get("rampart_rates", []))
+        p_rate = median(emb.get("peer_rates", []))
+        add(f"{emb['sentences']} sentences of 6–40 words in fixed batches of {emb['batch']}; Rampart: one sequential "
+            f"`POST /v1/embeddings` per batch (`encoding_format: base64`, RAYON_NUM_THREADS={args.threads}); "
+            f"sentence-transformers: `SentenceTransformer(<pulled folder>, device=\"cpu\")`, one in-process "
+            f"`encode(batch)` per batch (the same batches), torch threads {args.threads}.")
+        add("")
+        add("| metric | Rampart | sentence-transformers | Rampart ÷ peer |")
+        add("|---|---:|---:|---:|")
+        p_all = median(emb.get("peer_all_rates", []))
+        add(f"| sentences/s (the same batches) | {fmt(r_rate)} | {fmt(p_rate)} | {ratio(r_rate, p_rate)} |")
+        add(f"| sentences/s, peer: one `encode(corpus, batch_size={emb['batch']})` (sorts by length first) | "
+            f"{fmt(r_rate)} | {fmt(p_all)} | {ratio(r_rate, p_all)} |")
+        peer_load = median(emb.get("peer_load", [])) if emb.get("peer_load") else None
+        add(f"| load ms (Rampart: start → `/readyz`; peer: `SentenceTransformer(...)`) | "
+            f"{fmt(median(emb['rampart_load']) * 1000)} | {fmt(peer_load * 1000 if peer_load else None)} | "
+            f"{ratio(median(emb['rampart_load']) * 1000, peer_load * 1000 if peer_load else None)} |")
+        pm = emb.get("peer_memory") or {}
+        add(f"| peak RSS MB | {fmt(emb['rampart_memory']['peak'])} | {fmt(pm.get('peak'))} | "
+            f"{ratio(emb['rampart_memory']['peak'], pm.get('peak'))} |")
+        add(f"| steady RSS MB | {fmt(emb['rampart_memory']['rss'])} | {fmt(pm.get('rss'))} | "
+            f"{ratio(emb['rampart_memory']['rss'], pm.get('rss'))} |")
+        add("")
+        if emb.get("peer_error"):
+            add(f"**No sentence-transformers peer in this run:** {emb['peer_error']}")
+        else:
+            add(f"Same vectors: minimum cosine between Rampart's and sentence-transformers' embeddings of the first "
+                f"{emb['batch']} sentences = {emb.get('min_cosine', 0):.6f}. "
+                f"**Rampart ÷ sentence-transformers = {ratio(r_rate, p_rate)}** (target ≥ 1.5×). Per repeat: Rampart "
+                f"{[round(x) for x in emb['rampart_rates']]}, sentence-transformers {[round(x) for x in emb['peer_rates']]} "
+                f"(one encode() over the corpus: {[round(x) for x in emb.get('peer_all_rates', [])]}).")
+        add("")
 
     add("### Against the targets")
     add("")
     add("| target | result |")
     add("|---|---|")
-    add(f"| {args.streams} concurrent streams ≥ 2× one stream's aggregate generation tok/s | {ratio(aggn, agg1)} "
-        f"({'met' if aggn and agg1 and aggn / agg1 >= 2 else 'not met'}) |")
-    add(f"| embeddings ≥ 1.5× sentence-transformers' sentences/s | {ratio(r_rate, p_rate)} "
-        f"({'met' if r_rate and p_rate and r_rate / p_rate >= 1.5 else 'not met' if p_rate else 'no peer'}) |")
-    gr, gp = med(single_r, "gen_tps"), med(single_p, "gen_tps")
-    add(f"| (no target) generation tok/s vs llama-cpp-python | {ratio(gr, gp)} |")
-    add(f"| (no target) prompt processing tok/s vs llama-cpp-python | "
-        f"{ratio(med(single_r, 'prompt_tps'), med(single_p, 'prompt_tps'))} |")
+    if chat:
+        add(f"| {args.streams} concurrent streams ≥ 2× one stream's aggregate generation tok/s | {ratio(aggn, agg1)} "
+            f"({'met' if aggn and agg1 and aggn / agg1 >= 2 else 'not met'}) |")
+    if emb:
+        add(f"| embeddings ≥ 1.5× sentence-transformers' sentences/s | {ratio(r_rate, p_rate)} "
+            f"({'met' if r_rate and p_rate and r_rate / p_rate >= 1.5 else 'not met' if p_rate else 'no peer'}) |")
+    if chat:
+        gr, gp = med(single_r, "gen_tps"), med(single_p, "gen_tps")
+        add(f"| (no target) generation tok/s vs llama-cpp-python | {ratio(gr, gp)} |")
+        add(f"| (no target) prompt processing tok/s vs llama-cpp-python | "
+            f"{ratio(med(single_r, 'prompt_tps'), med(single_p, 'prompt_tps'))} |")
     add("")
     for note in machine.get("notes", []):
         add(f"- {note}")
@@ -925,6 +938,10 @@ def write_report(args, report):
     Path(args.out).write_text(text + "\n")
     Path(args.out).with_suffix(".json").write_text(json.dumps(report, indent=1, default=str))
     print(text)
+
+
+def print_corpus(args):
+    print("\n".join(corpus(args.sentences)))
 
 
 def main():
@@ -952,6 +969,7 @@ def main():
     r.add_argument("--out", required=True)
     r.add_argument("--machine", help="JSON with machine and version facts from inference.sh")
     r.add_argument("--no-st", help="skip the sentence-transformers peer, with this reason")
+    r.add_argument("--parts", default="chat,embed", help="comma-separated: chat, embed")
     w = sub.add_parser("worker-llama")
     w.add_argument("--model", required=True)
     w.add_argument("--threads", type=int, required=True)
@@ -960,9 +978,12 @@ def main():
     s = sub.add_parser("worker-st")
     s.add_argument("--model", required=True)
     s.add_argument("--threads", type=int, required=True)
+    c = sub.add_parser("corpus", help="print the embedding corpus, one sentence per line")
+    c.add_argument("--sentences", type=int, default=512)
     args = parser.parse_args()
+    commands = {"run": run, "worker-llama": worker_llama, "worker-st": worker_st, "corpus": print_corpus}
     try:
-        {"run": run, "worker-llama": worker_llama, "worker-st": worker_st}[args.command](args)
+        commands[args.command](args)
     except Exception as error:
         if args.command.startswith("worker"):
             print(json.dumps({"error": f"{type(error).__name__}: {error}"}), flush=True)

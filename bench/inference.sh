@@ -9,6 +9,7 @@
 # $BENCH_OUT (default target/bench/inference.md, plus the raw numbers as .json).
 #
 # Knobs (environment):
+#   BENCH_PARTS=chat,embed  what to run: `embed` alone skips llama-cpp-python (a 30-minute build)
 #   BENCH_THREADS=2         threads for every side (llama.cpp n_threads, torch, candle's rayon)
 #   BENCH_REPS=5            interleaved repeats (medians reported)
 #   BENCH_LOAD_REPS=2       extra fresh starts for the load-time medians
@@ -36,6 +37,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 threads=${BENCH_THREADS:-2}
+parts=${BENCH_PARTS:-chat,embed}
 venv=${BENCH_VENV:-$root/bench/.venv-inference}
 out=${BENCH_OUT:-$root/target/bench/inference.md}
 data_dir=${BENCH_DATA_DIR:-${RAMPART_STORAGE__DATA_DIR:-$HOME/.local/share/rampart}}
@@ -79,7 +81,7 @@ fi
 venv_mb() { du -sm "$venv" | cut -f1; }
 installed_version() { "$venv/bin/python" -m pip show "$1" 2>/dev/null | awk '/^Version:/{print $2}'; }
 
-if [ "$(installed_version llama-cpp-python)" != "$llama_cpp_python_version" ]; then
+if [[ ,$parts, == *,chat,* ]] && [ "$(installed_version llama-cpp-python)" != "$llama_cpp_python_version" ]; then
     say "installing llama-cpp-python==$llama_cpp_python_version (compiles llama.cpp with cmake; several minutes)"
     before=$(venv_mb); started=$(date +%s)
     CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) "$venv/bin/python" -m pip install --no-cache-dir \
@@ -89,7 +91,7 @@ if [ "$(installed_version llama-cpp-python)" != "$llama_cpp_python_version" ]; t
 fi
 
 st_skip=${BENCH_SKIP_ST:+BENCH_SKIP_ST is set}
-if [ -z "$st_skip" ] && [ "$(installed_version sentence-transformers)" != "$sentence_transformers_version" ]; then
+if [[ ,$parts, == *,embed,* ]] && [ -z "$st_skip" ] && [ "$(installed_version sentence-transformers)" != "$sentence_transformers_version" ]; then
     say "installing sentence-transformers==$sentence_transformers_version (with torch from PyPI, several GB)"
     before=$(venv_mb); started=$(date +%s)
     if "$venv/bin/python" -m pip install "sentence-transformers==$sentence_transformers_version" >"$work/pip-st.log" 2>&1; then
@@ -167,6 +169,6 @@ st_args=()
     --reps "${BENCH_REPS:-5}" --load-reps "${BENCH_LOAD_REPS:-2}" --streams "${BENCH_STREAMS:-4}" ${BENCH_PARALLEL:+--parallel "$BENCH_PARALLEL"} \
     --peer-flash-attn "${BENCH_PEER_FLASH_ATTN:-1}" \
     --sentences "${BENCH_SENTENCES:-512}" --batch "${BENCH_BATCH:-32}" --port "${BENCH_PORT:-8098}" \
-    --work "$work" --out "$out" --machine "$work/machine.json" "${st_args[@]}"
+    --parts "$parts" --work "$work" --out "$out" --machine "$work/machine.json" "${st_args[@]}"
 say "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 say "report: $out (raw numbers: ${out%.md}.json)"

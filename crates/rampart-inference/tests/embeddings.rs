@@ -41,7 +41,8 @@ fn embeddings_match_the_independent_reference_and_bad_models_are_refused() {
         let (single, _) = embedder.embed(&texts[index..=index]).unwrap();
         for (label, got) in [("batched", &batch[index]), ("single", &single[0])] {
             let similarity = cosine(got, &want);
-            assert!(similarity >= 0.999, "{label} '{}': cosine {similarity}", texts[index]);
+            // The issue asks for 0.999; float32 rounding alone stays far above that.
+            assert!(similarity >= 0.99999, "{label} '{}': cosine {similarity}", texts[index]);
             let norm: f32 = got.iter().map(|x| x * x).sum::<f32>().sqrt();
             assert!((norm - 1.0).abs() < 1e-4, "{label}: not L2-normalised ({norm})");
         }
@@ -65,4 +66,35 @@ fn embeddings_match_the_independent_reference_and_bad_models_are_refused() {
     std::fs::write(corrupt.path().join("model.safetensors"), b"not safetensors").unwrap();
     let error = BertEmbedder::load(corrupt.path()).err().expect("corrupt weights must fail");
     assert!(error.to_string().contains("model.safetensors"), "{error}");
+    // An architecture variant the encoder does not implement is named, not run wrongly.
+    let mut config: Value = serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
+    config["position_embedding_type"] = "relative_key".into();
+    std::fs::write(corrupt.path().join("config.json"), config.to_string()).unwrap();
+    let error = BertEmbedder::load(corrupt.path()).err().expect("relative positions must be refused");
+    assert!(
+        matches!(error, InferenceError::Unsupported { .. }) && error.to_string().contains("relative_key"),
+        "{error}"
+    );
+}
+
+/// A request larger than one forward pass (texts are packed into passes of a bounded number of
+/// tokens) gets, for every text, the vector that text gets alone; a text longer than the
+/// model's window is truncated, not refused.
+#[test]
+fn large_requests_span_several_passes_and_long_texts_are_truncated() {
+    let embedder = BertEmbedder::load(&minilm()).unwrap();
+    let long = "the lighthouse keeper wrote in the journal every evening ".repeat(60);
+    let mut texts: Vec<String> =
+        (0..300).map(|index| format!("sentence {index}: {}", "word ".repeat(index % 23))).collect();
+    texts.insert(150, long.clone());
+    let (batch, tokens) = embedder.embed(&texts).unwrap();
+    assert_eq!(batch.len(), texts.len());
+    assert!(tokens > 4096, "the request must need several passes ({tokens} tokens)");
+    for index in [0, 1, 149, 150, 151, 299, 300] {
+        let (single, _) = embedder.embed(&texts[index..=index]).unwrap();
+        let similarity = cosine(&batch[index], &single[0].iter().map(|v| f64::from(*v)).collect::<Vec<_>>());
+        assert!(similarity >= 0.99999, "text {index}: cosine {similarity}");
+    }
+    let (_, long_tokens) = embedder.embed(&[long]).unwrap();
+    assert_eq!(long_tokens, 256, "all-MiniLM-L6-v2 reads at most 256 tokens (its max_seq_length)");
 }

@@ -2,17 +2,22 @@
 
 use std::path::{Path, PathBuf};
 
-use candle_core::{DType, Device, Tensor};
+mod encoder;
+mod kernels;
+
+use candle_core::{DType, Device};
 use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
 use serde::Deserialize;
-use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+use tokenizers::{Tokenizer, TruncationParams};
 
 use crate::error::InferenceError;
+use encoder::{Config, PackedEncoder, Sequence};
 
-/// Sentences per forward pass, after sorting by length: small enough that each pass pads
-/// little, large enough to keep the matrix products efficient (and memory bounded).
-const BATCH: usize = 8;
+/// Tokens per forward pass. A request's texts are packed into passes of about this many
+/// tokens (a text is never split): enough rows to keep the matrix products efficient, and a
+/// bound on memory (the widest activation is `tokens × intermediate_size` floats, 12 MB for
+/// all-MiniLM-L6-v2).
+const TOKENS_PER_PASS: usize = 2048;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Pooling {
@@ -46,7 +51,7 @@ struct Module {
 }
 
 pub struct BertEmbedder {
-    model: BertModel,
+    encoder: PackedEncoder,
     tokenizer: Tokenizer,
     pooling: Pooling,
     normalize: bool,
@@ -69,6 +74,9 @@ impl BertEmbedder {
             return Err(files("no such directory".to_owned()));
         }
         let config: Config = read_json(&dir.join("config.json"))?;
+        if let Some(detail) = config.unsupported() {
+            return Err(InferenceError::Unsupported { path: dir.join("config.json"), detail });
+        }
         let modules: Vec<Module> =
             if dir.join("modules.json").is_file() { read_json(&dir.join("modules.json"))? } else { Vec::new() };
         let pooling_dir = modules
@@ -109,17 +117,17 @@ impl BertEmbedder {
         tokenizer
             .with_truncation(Some(TruncationParams { max_length: max_seq_length, ..TruncationParams::default() }))
             .map_err(|error| files(format!("tokenizer truncation: {error}")))?;
-        tokenizer
-            .with_padding(Some(PaddingParams { strategy: PaddingStrategy::BatchLongest, ..PaddingParams::default() }));
+        // The encoder packs texts without padding.
+        tokenizer.with_padding(None);
 
         let weights_path = dir.join("model.safetensors");
         let weights = std::fs::read(&weights_path)
             .map_err(|error| InferenceError::ModelFiles { path: weights_path.clone(), detail: error.to_string() })?;
         let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &Device::Cpu)
             .map_err(|error| InferenceError::ModelFiles { path: weights_path.clone(), detail: error.to_string() })?;
-        let model = BertModel::load(vb, &config)
+        let encoder = PackedEncoder::load(vb, &config)
             .map_err(|error| InferenceError::Unsupported { path: PathBuf::from(dir), detail: error.to_string() })?;
-        Ok(BertEmbedder { model, tokenizer, pooling, normalize, dimensions: config.hidden_size })
+        Ok(BertEmbedder { encoder, tokenizer, pooling, normalize, dimensions: config.hidden_size })
     }
 
     pub fn dimensions(&self) -> usize {
@@ -128,73 +136,64 @@ impl BertEmbedder {
 
     /// One vector per text, in order, and the number of tokens the model read.
     ///
-    /// Texts are tokenised together, then run in sub-batches of similar length (sorted by
-    /// token count), each padded only to its own longest text: padding is wasted compute, and
-    /// the mean pooling ignores it anyway, so the vectors are the same.
+    /// Texts are tokenised together and run in passes of up to [`TOKENS_PER_PASS`] tokens,
+    /// packed without padding (see [`encoder`]).
     pub fn embed(&self, texts: &[String]) -> Result<(Vec<Vec<f32>>, u64), InferenceError> {
         let encodings = self
             .tokenizer
             .encode_batch(texts.to_vec(), true)
             .map_err(|error| InferenceError::Tokenizer(error.to_string()))?;
-        let lengths: Vec<usize> = encodings
-            .iter()
-            .map(|encoding| encoding.get_attention_mask().iter().filter(|&&bit| bit == 1).count())
-            .collect();
-        let tokens = lengths.iter().map(|&length| length as u64).sum();
-        let mut order: Vec<usize> = (0..encodings.len()).collect();
-        order.sort_by_key(|&index| lengths[index]);
-        let mut vectors = vec![Vec::new(); encodings.len()];
-        for batch in order.chunks(BATCH) {
-            let length = batch.iter().map(|&index| lengths[index]).max().unwrap_or(0);
-            let rows = batch.len();
-            let mut ids = Vec::with_capacity(rows * length);
-            let mut types = Vec::with_capacity(rows * length);
-            let mut mask = Vec::with_capacity(rows * length);
-            for &index in batch {
-                // Padding is on the right, so the first `length` positions hold every real token.
-                let encoding = &encodings[index];
-                ids.extend_from_slice(&encoding.get_ids()[..length]);
-                types.extend_from_slice(&encoding.get_type_ids()[..length]);
-                mask.extend_from_slice(&encoding.get_attention_mask()[..length]);
+        let tokens = encodings.iter().map(|encoding| encoding.get_ids().len() as u64).sum();
+        let mut vectors = Vec::with_capacity(encodings.len());
+        let mut rest = encodings.as_slice();
+        while !rest.is_empty() {
+            let mut count = 0;
+            let mut pass_tokens = 0;
+            for encoding in rest {
+                if count > 0 && pass_tokens + encoding.get_ids().len() > TOKENS_PER_PASS {
+                    break;
+                }
+                pass_tokens += encoding.get_ids().len();
+                count += 1;
             }
-            for (index, vector) in batch.iter().zip(self.forward(ids, types, mask, rows, length)?) {
-                vectors[*index] = vector;
+            let (pass, later) = rest.split_at(count);
+            let sequences: Vec<Sequence<'_>> = pass
+                .iter()
+                .map(|encoding| Sequence { ids: encoding.get_ids(), type_ids: encoding.get_type_ids() })
+                .collect();
+            let hidden = self.encoder.forward(&sequences)?;
+            let mut first = 0;
+            for sequence in &sequences {
+                let rows = &hidden[first * self.dimensions..(first + sequence.ids.len()) * self.dimensions];
+                vectors.push(self.pool(rows));
+                first += sequence.ids.len();
             }
+            rest = later;
         }
         Ok((vectors, tokens))
     }
 
-    /// Pooled (and, where the model says so, normalised) vectors of one padded batch.
-    fn forward(
-        &self,
-        ids: Vec<u32>,
-        types: Vec<u32>,
-        mask: Vec<u32>,
-        rows: usize,
-        length: usize,
-    ) -> Result<Vec<Vec<f32>>, InferenceError> {
-        let device = &self.model.device;
-        let ids = Tensor::from_vec(ids, (rows, length), device)?;
-        let types = Tensor::from_vec(types, (rows, length), device)?;
-        let mask = Tensor::from_vec(mask, (rows, length), device)?;
-        let hidden = self.model.forward(&ids, &types, Some(&mask))?;
-        let pooled = match self.pooling {
+    /// One text's vector from its tokens' last hidden states (`tokens × dimensions`, at least
+    /// one token: the tokenizer adds `[CLS]` and `[SEP]`).
+    fn pool(&self, rows: &[f32]) -> Vec<f32> {
+        let mut pooled = match self.pooling {
+            // Mean over the text's tokens, as sentence-transformers' Pooling does.
             Pooling::Mean => {
-                // Mean over real tokens only, as sentence-transformers' Pooling does.
-                let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
-                let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
-                let counts = mask.sum(1)?.clamp(1e-9, f64::MAX)?;
-                summed.broadcast_div(&counts)?
+                let mut sum = vec![0.0f32; self.dimensions];
+                for row in rows.chunks_exact(self.dimensions) {
+                    sum.iter_mut().zip(row).for_each(|(sum, value)| *sum += value);
+                }
+                let count = (rows.len() / self.dimensions).max(1) as f32;
+                sum.iter_mut().for_each(|value| *value /= count);
+                sum
             }
-            Pooling::Cls => hidden.narrow(1, 0, 1)?.squeeze(1)?,
+            Pooling::Cls => rows.iter().take(self.dimensions).copied().collect(),
         };
-        let pooled = if self.normalize {
+        if self.normalize {
             // torch.nn.functional.normalize: x / max(‖x‖₂, 1e-12)
-            let norms = pooled.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
-            pooled.broadcast_div(&norms)?
-        } else {
-            pooled
-        };
-        Ok(pooled.to_vec2::<f32>()?)
+            let norm = pooled.iter().map(|value| value * value).sum::<f32>().sqrt().max(1e-12);
+            pooled.iter_mut().for_each(|value| *value /= norm);
+        }
+        pooled
     }
 }
