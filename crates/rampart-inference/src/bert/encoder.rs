@@ -135,10 +135,11 @@ impl Layer {
 }
 
 pub struct PackedEncoder {
-    /// `[vocab, hidden]`, `[positions, hidden]` and `[types, hidden]`, row-major.
-    word: Vec<f32>,
-    position: Vec<f32>,
-    token_type: Vec<f32>,
+    /// `[vocab, hidden]`, `[positions, hidden]` and `[types, hidden]`, kept as loaded (the
+    /// word table is most of the model: no second copy).
+    word: Tensor,
+    position: Tensor,
+    token_type: Tensor,
     embedding_norm: LayerNorm,
     layers: Vec<Layer>,
     heads: Heads,
@@ -152,8 +153,8 @@ pub struct Sequence<'a> {
     pub type_ids: &'a [u32],
 }
 
-fn table(vb: &VarBuilder, rows: usize, width: usize) -> candle_core::Result<Vec<f32>> {
-    vb.get((rows, width), "weight")?.flatten_all()?.to_vec1()
+fn table(vb: &VarBuilder, rows: usize, width: usize) -> candle_core::Result<Tensor> {
+    vb.get((rows, width), "weight")
 }
 
 impl PackedEncoder {
@@ -201,18 +202,8 @@ impl PackedEncoder {
         let hidden = self.hidden();
         let lengths: Vec<usize> = sequences.iter().map(|sequence| sequence.ids.len()).collect();
         let rows: usize = lengths.iter().sum();
-        let mut x = Vec::with_capacity(rows * hidden);
-        for sequence in sequences {
-            if sequence.ids.len() > self.max_positions {
-                candle_core::bail!("{} tokens exceed the model's {} positions", sequence.ids.len(), self.max_positions);
-            }
-            for (position, (&id, &type_id)) in sequence.ids.iter().zip(sequence.type_ids).enumerate() {
-                let word = row(&self.word, id as usize, hidden, "token id")?;
-                let token_type = row(&self.token_type, type_id as usize, hidden, "token type id")?;
-                let position = row(&self.position, position, hidden, "position")?;
-                x.extend(word.iter().zip(token_type).zip(position).map(|((w, t), p)| w + t + p));
-            }
-        }
+        let (word, token_type, position) = (borrow(&self.word)?, borrow(&self.token_type)?, borrow(&self.position)?);
+        let mut x = self.embed(sequences, rows, word.slice()?, token_type.slice()?, position.slice()?)?;
         self.embedding_norm.rows(&mut x);
         let mut x = Tensor::from_vec(x, (rows, hidden), &Device::Cpu)?;
         for layer in &self.layers {
@@ -234,6 +225,31 @@ impl PackedEncoder {
         }
         x.flatten_all()?.to_vec1()
     }
+
+    /// The input rows: word + token type + position embeddings of every token.
+    fn embed(
+        &self,
+        sequences: &[Sequence<'_>],
+        rows: usize,
+        word: &[f32],
+        token_type: &[f32],
+        position: &[f32],
+    ) -> candle_core::Result<Vec<f32>> {
+        let hidden = self.hidden();
+        let mut x = Vec::with_capacity(rows * hidden);
+        for sequence in sequences {
+            if sequence.ids.len() > self.max_positions {
+                candle_core::bail!("{} tokens exceed the model's {} positions", sequence.ids.len(), self.max_positions);
+            }
+            for (index, (&id, &type_id)) in sequence.ids.iter().zip(sequence.type_ids).enumerate() {
+                let word = row(word, id as usize, hidden, "token id")?;
+                let token_type = row(token_type, type_id as usize, hidden, "token type id")?;
+                let position = row(position, index, hidden, "position")?;
+                x.extend(word.iter().zip(token_type).zip(position).map(|((w, t), p)| w + t + p));
+            }
+        }
+        Ok(x)
+    }
 }
 
 fn row<'a>(table: &'a [f32], index: usize, width: usize, what: &str) -> candle_core::Result<&'a [f32]> {
@@ -242,17 +258,33 @@ fn row<'a>(table: &'a [f32], index: usize, width: usize, what: &str) -> candle_c
         .ok_or_else(|| candle_core::Error::Msg(format!("{what} {index} is outside the model's embedding table")))
 }
 
-/// Runs `f` over a contiguous f32 CPU tensor's data, without copying it.
-fn with_slice<R>(tensor: &Tensor, f: impl FnOnce(&[f32]) -> R) -> candle_core::Result<R> {
+/// A contiguous f32 CPU tensor's data, borrowed without a copy.
+struct Borrowed<Guard> {
+    storage: Guard,
+    range: std::ops::Range<usize>,
+}
+
+fn borrow(tensor: &Tensor) -> candle_core::Result<Borrowed<impl std::ops::Deref<Target = candle_core::Storage> + '_>> {
     if tensor.dtype() != DType::F32 {
         candle_core::bail!("expected f32, found {:?}", tensor.dtype());
     }
     let (storage, layout) = tensor.storage_and_layout();
-    let candle_core::Storage::Cpu(storage) = &*storage else {
-        candle_core::bail!("the packed encoder runs on the CPU only");
-    };
     let Some((start, end)) = layout.contiguous_offsets() else {
         candle_core::bail!("expected a contiguous tensor");
     };
-    Ok(f(&storage.as_slice::<f32>()?[start..end]))
+    Ok(Borrowed { storage, range: start..end })
+}
+
+impl<Guard: std::ops::Deref<Target = candle_core::Storage>> Borrowed<Guard> {
+    fn slice(&self) -> candle_core::Result<&[f32]> {
+        let candle_core::Storage::Cpu(storage) = &*self.storage else {
+            candle_core::bail!("the packed encoder runs on the CPU only");
+        };
+        Ok(&storage.as_slice::<f32>()?[self.range.clone()])
+    }
+}
+
+/// Runs `f` over a contiguous f32 CPU tensor's data, without copying it.
+fn with_slice<R>(tensor: &Tensor, f: impl FnOnce(&[f32]) -> R) -> candle_core::Result<R> {
+    Ok(f(borrow(tensor)?.slice()?))
 }
