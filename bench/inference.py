@@ -558,6 +558,8 @@ def run(args):
     report = {"args": vars(args), "chat": {}, "embed": {}, "notes": []}
     if "chat" in args.parts:
         chat_bench(args, rng, env, peer_env, work, report)
+    elif "concurrency" in args.parts:
+        concurrency_bench(args, rng, env, work, report)
     embed_cfg = embed_config(work, args.port + 1, args.minilm)
     # --- 4. Embeddings -------------------------------------------------------------------------
     if "embed" in args.parts:
@@ -631,14 +633,7 @@ def chat_bench(args, rng, env, peer_env, work: Path, report: dict):
         worker_mem_final = worker.memory()
         worker.stop()
         worker = None
-        conc = {"1": [], str(args.streams): []}
-        for rep in range(args.reps):
-            for streams in ((1, args.streams) if rep % 2 == 0 else (args.streams, 1)):
-                conc[str(streams)].append(concurrent_round(rampart, rng, streams, args.max_tokens))
-            log(
-                f"  rep {rep + 1}/{args.reps}: 1 stream {fmt(conc['1'][-1]['agg_tps'])} tok/s, "
-                f"{args.streams} streams {fmt(conc[str(args.streams)][-1]['agg_tps'])} tok/s"
-            )
+        conc = concurrency_rounds(args, rampart, rng)
         mem_r_after = rampart.memory()
         report["chat"]["concurrency"] = conc
     finally:
@@ -652,6 +647,32 @@ def chat_bench(args, rng, env, peer_env, work: Path, report: dict):
         "peer": worker_mem_final,
     }
     report["chat"]["peer_hello"] = peer_hello
+
+
+def concurrency_rounds(args, rampart: Rampart, rng: random.Random) -> dict:
+    """Interleaved rounds of 1 and `args.streams` concurrent streams, `args.reps` of each."""
+    conc = {"1": [], str(args.streams): []}
+    for rep in range(args.reps):
+        for streams in ((1, args.streams) if rep % 2 == 0 else (args.streams, 1)):
+            conc[str(streams)].append(concurrent_round(rampart, rng, streams, args.max_tokens))
+        log(
+            f"  rep {rep + 1}/{args.reps}: 1 stream {fmt(conc['1'][-1]['agg_tps'])} tok/s, "
+            f"{args.streams} streams {fmt(conc[str(args.streams)][-1]['agg_tps'])} tok/s"
+        )
+    return conc
+
+
+def concurrency_bench(args, rng, env, work: Path, report: dict):
+    """Section 3 alone (no llama-cpp-python): Rampart's 4 streams vs 1."""
+    chat_cfg = chat_config(work, args.port, args.gguf, args.threads, args.ctx, args.parallel)
+    rampart = Rampart(args.rampart, chat_cfg, args.port, env, work / "rampart-chat.log")
+    try:
+        log("chat: warm-up")
+        rampart.chat_stream("gemma-3-270m", chat_messages(nonce(rng)), args.max_tokens)
+        log(f"chat: {args.streams} concurrent streams vs 1 (Rampart)")
+        report["concurrency"] = concurrency_rounds(args, rampart, rng)
+    finally:
+        rampart.stop()
 
 
 def concurrent_round(rampart: Rampart, rng: random.Random, streams: int, max_tokens: int) -> dict:
@@ -853,28 +874,9 @@ def write_report(args, report):
             + str(sorted({row["finish"] for row in single_p})) + ".")
         add("")
 
-        conc = chat["concurrency"]
-        many = str(args.streams)
-        add(f"### Chat, {args.streams} concurrent streams vs 1 (Rampart, medians)")
-        add("")
-        add("| streams | aggregate generation tok/s | per-stream generation tok/s | TTFT p50 ms | TTFT max ms | wall s |")
-        add("|---:|---:|---:|---:|---:|---:|")
-        for key in ("1", many):
-            runs = conc[key]
-            add(f"| {key} | {fmt(median([run['agg_tps'] for run in runs]))} "
-                f"| {fmt(median([x for run in runs for x in run['gen_tps']]))} "
-                f"| {fmt(median([x for run in runs for x in run['ttft_ms']]))} "
-                f"| {fmt(median([max(run['ttft_ms']) for run in runs]))} "
-                f"| {fmt(median([run['wall_s'] for run in runs]), 2)} |")
-        agg1 = median([run["agg_tps"] for run in conc["1"]])
-        aggn = median([run["agg_tps"] for run in conc[many]])
-        add("")
-        add(f"Aggregate = all completion tokens ÷ wall time from the first request sent to the last stream's end. "
-            f"**{args.streams} streams ÷ 1 stream = {ratio(aggn, agg1)}** (target ≥ 2×). Per repeat: 1 stream "
-            f"{[round(run['agg_tps'], 1) for run in conc['1']]}, {args.streams} streams "
-            f"{[round(run['agg_tps'], 1) for run in conc[many]]}.")
-        add("")
-
+        aggn, agg1 = concurrency_table(add, args, chat["concurrency"])
+    elif report.get("concurrency"):
+        aggn, agg1 = concurrency_table(add, args, report["concurrency"])
     r_rate = p_rate = None
     if emb:
         add("### Embeddings: all-MiniLM-L6-v2 (medians)")
@@ -916,7 +918,7 @@ def write_report(args, report):
     add("")
     add("| target | result |")
     add("|---|---|")
-    if chat:
+    if chat or report.get("concurrency"):
         add(f"| {args.streams} concurrent streams ≥ 2× one stream's aggregate generation tok/s | {ratio(aggn, agg1)} "
             f"({'met' if aggn and agg1 and aggn / agg1 >= 2 else 'not met'}) |")
     if emb:
@@ -938,6 +940,31 @@ def write_report(args, report):
     Path(args.out).write_text(text + "\n")
     Path(args.out).with_suffix(".json").write_text(json.dumps(report, indent=1, default=str))
     print(text)
+
+
+def concurrency_table(add, args, conc):
+    """The 4-streams-vs-1 section of the report."""
+    many = str(args.streams)
+    add(f"### Chat, {args.streams} concurrent streams vs 1 (Rampart, medians)")
+    add("")
+    add("| streams | aggregate generation tok/s | per-stream generation tok/s | TTFT p50 ms | TTFT max ms | wall s |")
+    add("|---:|---:|---:|---:|---:|---:|")
+    for key in ("1", many):
+        runs = conc[key]
+        add(f"| {key} | {fmt(median([run['agg_tps'] for run in runs]))} "
+            f"| {fmt(median([x for run in runs for x in run['gen_tps']]))} "
+            f"| {fmt(median([x for run in runs for x in run['ttft_ms']]))} "
+            f"| {fmt(median([max(run['ttft_ms']) for run in runs]))} "
+            f"| {fmt(median([run['wall_s'] for run in runs]), 2)} |")
+    agg1 = median([run["agg_tps"] for run in conc["1"]])
+    aggn = median([run["agg_tps"] for run in conc[many]])
+    add("")
+    add(f"Aggregate = all completion tokens ÷ wall time from the first request sent to the last stream's end. "
+        f"**{args.streams} streams ÷ 1 stream = {ratio(aggn, agg1)}** (target ≥ 2×). Per repeat: 1 stream "
+        f"{[round(run['agg_tps'], 1) for run in conc['1']]}, {args.streams} streams "
+        f"{[round(run['agg_tps'], 1) for run in conc[many]]}.")
+    add("")
+    return aggn, agg1
 
 
 def print_corpus(args):
@@ -969,7 +996,9 @@ def main():
     r.add_argument("--out", required=True)
     r.add_argument("--machine", help="JSON with machine and version facts from inference.sh")
     r.add_argument("--no-st", help="skip the sentence-transformers peer, with this reason")
-    r.add_argument("--parts", default="chat,embed", help="comma-separated: chat, embed")
+    r.add_argument("--parts", default="chat,embed",
+                   help="comma-separated: chat (with llama-cpp-python; includes 4 streams vs 1), "
+                        "concurrency (Rampart's 4 streams vs 1 alone), embed")
     w = sub.add_parser("worker-llama")
     w.add_argument("--model", required=True)
     w.add_argument("--threads", type=int, required=True)

@@ -9,7 +9,9 @@
 # $BENCH_OUT (default target/bench/inference.md, plus the raw numbers as .json).
 #
 # Knobs (environment):
-#   BENCH_PARTS=chat,embed  what to run: `embed` alone skips llama-cpp-python (a 30-minute build)
+#   BENCH_PARTS=chat,embed  what to run, comma-separated: chat (against llama-cpp-python, a
+#                           30-minute build the first time; includes 4 streams vs 1),
+#                           concurrency (Rampart's 4 streams vs 1 alone), embed
 #   BENCH_THREADS=2         threads for every side (llama.cpp n_threads, torch, candle's rayon)
 #   BENCH_REPS=5            interleaved repeats (medians reported)
 #   BENCH_LOAD_REPS=2       extra fresh starts for the load-time medians
