@@ -807,15 +807,16 @@ def write_report(args, report):
         f"`free -h` = {machine.get('mem_total', '?')} total; load average before the run: {machine.get('loadavg_before', '?')}, "
         f"after: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}.")
     add("")
+    peers = []
+    if hello:
+        peers.append(f"llama-cpp-python {hello.get('version')} (built from source by pip; `{hello.get('system_info')}`)")
+    if emb.get("peer_hello"):
+        peers.append(f"sentence-transformers {emb['peer_hello']['version']}, torch {emb['peer_hello']['torch']} "
+                     f"(CPU capability {emb['peer_hello']['torch_cpu']}, {emb['peer_hello']['torch_threads']} threads)")
     add(f"**Versions:** Rampart {machine.get('rampart_version', '?')} (llama-cpp-2 {machine.get('llama_cpp_2', '?')}, "
         f"llama-cpp-sys-2 {machine.get('llama_cpp_sys_2', '?')}, candle {machine.get('candle', '?')}; "
-        f"llama.cpp CPU code: {machine.get('rampart_simd', '?')}); "
-        + (f"llama-cpp-python {hello.get('version')} (built from source by pip; `{hello.get('system_info')}`)"
-           if hello else "")
-        + (f"; sentence-transformers {emb['peer_hello']['version']}, torch {emb['peer_hello']['torch']} "
-           f"(CPU capability {emb['peer_hello']['torch_cpu']}, {emb['peer_hello']['torch_threads']} threads)"
-           if emb.get("peer_hello") else "")
-        + ".")
+        f"llama.cpp CPU code: {machine.get('rampart_simd', '?')})"
+        + "".join(f"; {peer}" for peer in peers) + ".")
     add("")
     if chat:
         single_r, single_p = chat["single"]["rampart"], chat["single"]["peer"]
