@@ -23,7 +23,7 @@ use crate::budget::{admit_chat, count_chat_prompt};
 use crate::cache;
 use crate::decision::{CallFacts, decide_model_call};
 use crate::error::ApiError;
-use crate::guard::{ChatGuard, Screened, StreamScreen, switched_on_by};
+use crate::guard::{CallGuard, Screened, StreamScreen, switched_on_by};
 use crate::hints::take_route_hints;
 use crate::middleware::{ModelLabel, RequestId};
 use crate::record::CallRecord;
@@ -137,7 +137,7 @@ async fn handle(
     record.span.requested(&request.model, &request_facts(&request));
     let mut guard = match &state.guardrails {
         Some(guardrails) => {
-            let mut guard = ChatGuard::new(guardrails.clone(), switched_on_by(&decision));
+            let mut guard = CallGuard::new(guardrails.clone(), switched_on_by(&decision));
             let screened = guard.screen_request(&mut request);
             record.guardrail_hits(guard.hits.drain(..));
             screened?;
@@ -170,7 +170,7 @@ async fn handle(
         record.backend = Some(cache::CACHE_BACKEND.to_owned());
         cached.model = model.name.clone();
         if request.is_stream() {
-            let screen = guard.as_mut().map(ChatGuard::stream_screen);
+            let screen = guard.as_mut().map(CallGuard::stream_screen);
             return Ok(Reply::Stream(cache::replay(cached), screen));
         }
         screen_answer(guard.as_mut(), &mut cached, record);
@@ -195,7 +195,7 @@ async fn handle(
         let result = state.router.chat_stream(&model, &request, &hints, deadline).with_context(context).await;
         let routed = observe_route(state, started, result)?;
         record.served(&routed);
-        let screen = guard.as_mut().map(ChatGuard::stream_screen);
+        let screen = guard.as_mut().map(CallGuard::stream_screen);
         return Ok(Reply::Stream(routed.value, screen));
     }
     let result = state.router.chat(&model, &request, &hints, deadline).with_context(context).await;
@@ -216,7 +216,7 @@ async fn handle(
     Ok(Reply::Complete(response))
 }
 
-fn screen_answer(guard: Option<&mut ChatGuard>, response: &mut ChatCompletionResponse, record: &mut CallRecord) {
+fn screen_answer(guard: Option<&mut CallGuard>, response: &mut ChatCompletionResponse, record: &mut CallRecord) {
     if let Some(draft) = &mut record.conversation {
         draft.answer = response.choices.first().and_then(|choice| choice.message.content.clone()).unwrap_or_default();
     }

@@ -20,6 +20,7 @@ use crate::auth::Caller;
 use crate::budget::admit_embeddings;
 use crate::decision::{CallFacts, decide_model_call};
 use crate::error::ApiError;
+use crate::guard::{CallGuard, switched_on_by};
 use crate::hints::take_route_hints;
 use crate::middleware::RequestId;
 use crate::record::CallRecord;
@@ -79,7 +80,7 @@ async fn handle(
     let request: EmbeddingRequest = from_json_object(value).map_err(field_error)?;
     record.requested_model = request.model.clone();
     record.principal = record.caller().principal(headers, request.user.as_deref());
-    let inputs = validate_inputs(&request.input)?;
+    let mut inputs = validate_inputs(&request.input)?;
     if request.dimensions == Some(0) {
         return Err(ApiError::invalid("'dimensions' must be at least 1", Some("dimensions")));
     }
@@ -95,8 +96,14 @@ async fn handle(
         stream: false,
         prompt_prefix_hash: None,
     };
-    let (_, decided) = decide_model_call(state, record.caller(), &model, &mut hints, facts).await?;
+    let (decision, decided) = decide_model_call(state, record.caller(), &model, &mut hints, facts).await?;
     record.span.requested(&request.model, &crate::spans::ModelRequestFacts::default());
+    if let Some(guardrails) = &state.guardrails {
+        let mut guard = CallGuard::new(guardrails.clone(), switched_on_by(&decision));
+        let screened = guard.screen_embedding_inputs(&mut inputs, matches!(request.input, EmbeddingInput::Text(_)));
+        record.guardrail_hits(guard.hits.drain(..));
+        screened?;
+    }
     let call = EmbedCall {
         upstream_model: model.upstream_model.clone(),
         inputs,

@@ -1,7 +1,7 @@
-//! Guardrails on a chat call: the prompt is screened before anything is sent (redactions
-//! replace what the model would see, a block refuses the call), the answer is screened before
-//! the caller sees it (whole or as it streams), and the prompt's placeholders are re-hydrated
-//! for the caller. The model never sees what a rule redacted.
+//! Guardrails on a model call: the prompt (or the texts to embed) is screened before anything
+//! is sent (redactions replace what the model would see, a block refuses the call), a chat
+//! answer is screened before the caller sees it (whole or as it streams), and the prompt's
+//! placeholders are re-hydrated for the caller. The model never sees what a rule redacted.
 //!
 //! Placeholders made for the prompt are the only ones re-hydrated: the vault keeps numbering
 //! across stages, and a snapshot taken after the prompt is what answers are re-hydrated
@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 
+use rampart_core::EmbedInputs;
 use rampart_guardrails::{Guardrails, Hit, Rehydrator, Stage, StreamGuard, Vault};
 use rampart_policy::{Decision, Obligation};
 use rampart_types::{
@@ -19,7 +20,7 @@ use rampart_types::{
 use crate::error::ApiError;
 
 /// One request's guardrails: the rules switched on for it and its vault.
-pub struct ChatGuard {
+pub struct CallGuard {
     guardrails: Arc<Guardrails>,
     switched_on: Vec<String>,
     vault: Vault,
@@ -40,9 +41,9 @@ pub fn switched_on_by(decision: &Decision) -> Vec<String> {
         .collect()
 }
 
-impl ChatGuard {
+impl CallGuard {
     pub fn new(guardrails: Arc<Guardrails>, switched_on: Vec<String>) -> Self {
-        ChatGuard { guardrails, switched_on, vault: Vault::default(), prompt_vault: None, hits: Vec::new() }
+        CallGuard { guardrails, switched_on, vault: Vault::default(), prompt_vault: None, hits: Vec::new() }
     }
 
     fn check(&mut self, stage: Stage, text: &mut String, param: impl FnOnce() -> String) -> Result<(), ApiError> {
@@ -95,6 +96,23 @@ impl ChatGuard {
             }
         }
         self.prompt_vault = Some(Arc::new(self.vault.clone()));
+        Ok(())
+    }
+
+    /// Screens texts to embed in place, as `prompt`: a block refuses the call, redactions
+    /// replace what the model embeds (the vector is then of the redacted text). Token-array
+    /// inputs are ids of the upstream's tokenizer, which the gateway cannot read back into
+    /// text: they pass unscreened (README, Known limits).
+    pub fn screen_embedding_inputs(&mut self, inputs: &mut EmbedInputs, single: bool) -> Result<(), ApiError> {
+        if let EmbedInputs::Texts(texts) = inputs {
+            for (index, text) in texts.iter_mut().enumerate() {
+                self.check(
+                    Stage::Prompt,
+                    text,
+                    || if single { "input".to_owned() } else { format!("input[{index}]") },
+                )?;
+            }
+        }
         Ok(())
     }
 
