@@ -14,7 +14,7 @@ use rampart_guardrails::{Guardrails, Hit, Rehydrator, Stage, StreamGuard, Vault}
 use rampart_policy::{Decision, Obligation};
 use rampart_types::{
     ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse, ChunkChoice, ContentPart, Delta, FinishReason,
-    MessageContent, Role,
+    FunctionCallDelta, MessageContent, Role, ToolCallDelta,
 };
 
 use crate::error::ApiError;
@@ -188,8 +188,22 @@ struct ChoiceScreen {
     index: u32,
     guard: StreamGuard,
     rehydrator: Rehydrator,
+    /// One screen per streamed tool call (by its `index`), at the `tool_arguments` stage.
+    tool_calls: Vec<ToolArgumentsScreen>,
     blocked: bool,
     finished: bool,
+}
+
+struct ToolArgumentsScreen {
+    index: u32,
+    guard: StreamGuard,
+    rehydrator: Rehydrator,
+}
+
+/// What screening a choice's streamed tool-call arguments found.
+struct ToolArgumentsStep {
+    hits: Vec<Hit>,
+    blocked: bool,
 }
 
 /// What the screen did to a chunk.
@@ -210,6 +224,7 @@ impl StreamScreen {
                     index,
                     guard: StreamGuard::new(self.guardrails.clone(), Stage::Response, self.switched_on.clone()),
                     rehydrator: Rehydrator::new(self.prompt_vault.clone()),
+                    tool_calls: Vec::new(),
                     blocked: false,
                     finished: false,
                 });
@@ -246,6 +261,20 @@ impl StreamScreen {
                 hits.extend(last.hits);
                 blocked = last.blocked.is_some();
             }
+            if !blocked {
+                let new_screen = |index| ToolArgumentsScreen {
+                    index,
+                    guard: StreamGuard::new(self.guardrails.clone(), Stage::ToolArguments, self.switched_on.clone()),
+                    rehydrator: Rehydrator::new(self.prompt_vault.clone()),
+                };
+                if let Some(screen) = self.choices.iter_mut().find(|choice| choice.index == index) {
+                    let tools =
+                        screen.screen_tool_arguments(&mut choice.delta.tool_calls, finishing, &mut vault, new_screen);
+                    hits.extend(tools.hits);
+                    blocked = tools.blocked;
+                }
+            }
+            let screen = self.choice(index);
             let mut text = if blocked { String::new() } else { screen.rehydrator.push(&emit) };
             if finishing && !blocked {
                 text.push_str(&screen.rehydrator.finish());
@@ -279,13 +308,20 @@ impl StreamScreen {
             screen.finished = true;
             let last = screen.guard.finish(&mut vault);
             self.hits.extend(last.hits);
-            let blocked = last.blocked.is_some();
+            let mut blocked = last.blocked.is_some();
             let mut text = String::new();
+            let mut tool_calls = None;
             if !blocked {
                 text = screen.rehydrator.push(&last.emit);
                 text.push_str(&screen.rehydrator.finish());
+                let tools = screen.finish_tool_arguments(&mut tool_calls, &mut vault);
+                self.hits.extend(tools.hits);
+                blocked = tools.blocked;
             }
-            if text.is_empty() && !blocked {
+            if blocked {
+                text.clear();
+                tool_calls = None;
+            } else if text.is_empty() && tool_calls.is_none() {
                 continue;
             }
             chunks.push(ChatCompletionChunk {
@@ -295,7 +331,11 @@ impl StreamScreen {
                 model: String::new(),
                 choices: vec![ChunkChoice {
                     index: screen.index,
-                    delta: Delta { content: Some(text), ..Delta::default() },
+                    delta: Delta {
+                        content: (!text.is_empty() || tool_calls.is_none()).then_some(text),
+                        tool_calls,
+                        ..Delta::default()
+                    },
                     finish_reason: blocked.then_some(FinishReason::ContentFilter),
                     logprobs: None,
                 }],
@@ -310,5 +350,160 @@ impl StreamScreen {
     /// Whether every choice seen has been blocked (the stream should end).
     pub fn all_blocked(&self) -> bool {
         !self.choices.is_empty() && self.choices.iter().all(|choice| choice.blocked)
+    }
+}
+
+impl ChoiceScreen {
+    /// Screens the arguments of a chunk's tool-call deltas in place, each tool call through
+    /// its own stream guard; on the choice's finishing chunk, what the guards still hold goes
+    /// out as argument deltas of that chunk.
+    fn screen_tool_arguments(
+        &mut self,
+        deltas: &mut Option<Vec<ToolCallDelta>>,
+        finishing: bool,
+        vault: &mut Vault,
+        new_screen: impl Fn(u32) -> ToolArgumentsScreen,
+    ) -> ToolArgumentsStep {
+        let mut hits = Vec::new();
+        for delta in deltas.iter_mut().flatten() {
+            let Some(arguments) = delta.function.as_mut().and_then(|function| function.arguments.as_mut()) else {
+                continue;
+            };
+            let position = match self.tool_calls.iter().position(|screen| screen.index == delta.index) {
+                Some(position) => position,
+                None => {
+                    self.tool_calls.push(new_screen(delta.index));
+                    self.tool_calls.len() - 1
+                }
+            };
+            let screen = &mut self.tool_calls[position];
+            let step = screen.guard.push(arguments, vault);
+            hits.extend(step.hits);
+            if step.blocked.is_some() {
+                return ToolArgumentsStep { hits, blocked: true };
+            }
+            *arguments = screen.rehydrator.push(&step.emit);
+        }
+        if finishing {
+            let rest = self.finish_tool_arguments(deltas, vault);
+            hits.extend(rest.hits);
+            return ToolArgumentsStep { hits, blocked: rest.blocked };
+        }
+        ToolArgumentsStep { hits, blocked: false }
+    }
+
+    /// Ends every tool call's guard, adding what each still held to `deltas`.
+    fn finish_tool_arguments(
+        &mut self,
+        deltas: &mut Option<Vec<ToolCallDelta>>,
+        vault: &mut Vault,
+    ) -> ToolArgumentsStep {
+        let mut hits = Vec::new();
+        for screen in &mut self.tool_calls {
+            let last = screen.guard.finish(vault);
+            hits.extend(last.hits);
+            if last.blocked.is_some() {
+                return ToolArgumentsStep { hits, blocked: true };
+            }
+            let mut rest = screen.rehydrator.push(&last.emit);
+            rest.push_str(&screen.rehydrator.finish());
+            if rest.is_empty() {
+                continue;
+            }
+            let deltas = deltas.get_or_insert_with(Vec::new);
+            match deltas.iter_mut().find(|delta| delta.index == screen.index) {
+                Some(delta) => {
+                    let function = delta.function.get_or_insert_with(FunctionCallDelta::default);
+                    function.arguments.get_or_insert_with(String::new).push_str(&rest);
+                }
+                None => deltas.push(ToolCallDelta {
+                    index: screen.index,
+                    id: None,
+                    kind: None,
+                    function: Some(FunctionCallDelta { name: None, arguments: Some(rest) }),
+                }),
+            }
+        }
+        ToolArgumentsStep { hits, blocked: false }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use rampart_guardrails::{Action, Rule};
+
+    use super::*;
+
+    fn screen() -> StreamScreen {
+        let rules = vec![
+            Rule::new("pii", vec!["email".to_owned()], Action::Redact),
+            Rule::new("secrets", vec!["secret".to_owned()], Action::Block),
+        ];
+        let guardrails = Arc::new(Guardrails::new(rules, None).unwrap());
+        CallGuard::new(guardrails, Vec::new()).stream_screen()
+    }
+
+    fn arguments_chunk(index: u32, arguments: &str, finish: Option<FinishReason>) -> ChatCompletionChunk {
+        let delta = Delta {
+            tool_calls: Some(vec![ToolCallDelta {
+                index,
+                id: None,
+                kind: None,
+                function: Some(FunctionCallDelta { name: None, arguments: Some(arguments.to_owned()) }),
+            }]),
+            ..Delta::default()
+        };
+        ChatCompletionChunk::delta("chatcmpl-1", 0, "m", delta, finish)
+    }
+
+    /// The arguments of tool call `index` as the caller would assemble them from the chunks.
+    fn assembled(chunks: &[ChatCompletionChunk], index: u32) -> String {
+        chunks
+            .iter()
+            .flat_map(|chunk| &chunk.choices)
+            .flat_map(|choice| choice.delta.tool_calls.iter().flatten())
+            .filter(|delta| delta.index == index)
+            .filter_map(|delta| delta.function.as_ref()?.arguments.clone())
+            .collect()
+    }
+
+    #[test]
+    fn an_email_split_across_streamed_tool_arguments_is_redacted() {
+        let mut screen = screen();
+        let parts = [r#"{"to": "alice.mar"#, r#"tin@example.org", "cc": "#, r#""bob@example.com"}"#];
+        let mut chunks: Vec<_> = parts.iter().map(|part| arguments_chunk(0, part, None)).collect();
+        chunks.push(ChatCompletionChunk::delta("chatcmpl-1", 0, "m", Delta::default(), Some(FinishReason::ToolCalls)));
+        for chunk in &mut chunks {
+            assert!(matches!(screen.screen(chunk), Screened::Pass));
+        }
+        let arguments = assembled(&chunks, 0);
+        assert!(!arguments.contains("alice") && !arguments.contains("bob@"), "{arguments}");
+        assert_eq!(arguments, r#"{"to": "[EMAIL_1]", "cc": "[EMAIL_2]"}"#);
+        assert_eq!(screen.hits.len(), 2);
+    }
+
+    #[test]
+    fn a_secret_in_streamed_tool_arguments_ends_the_choice_with_content_filter() {
+        let mut screen = screen();
+        let mut first = arguments_chunk(1, r#"{"key": "AKIAIOSFO"#, None);
+        let mut second = arguments_chunk(1, r#"DNN7EXAMPLE"}"#, Some(FinishReason::ToolCalls));
+        assert!(matches!(screen.screen(&mut first), Screened::Pass));
+        assert!(matches!(screen.screen(&mut second), Screened::Blocked));
+        let choice = &second.choices[0];
+        assert_eq!(choice.finish_reason, Some(FinishReason::ContentFilter));
+        assert!(choice.delta.tool_calls.is_none());
+        assert!(!assembled(&[first, second], 1).contains("AKIA"), "the key's start was held back");
+    }
+
+    /// A stream that ends without a finishing chunk still gets the held-back arguments.
+    #[test]
+    fn held_back_tool_arguments_are_flushed_when_the_upstream_just_ends() {
+        let mut screen = screen();
+        let mut chunk = arguments_chunk(0, r#"{"city": "Paris"}"#, None);
+        screen.screen(&mut chunk);
+        let rest = screen.flush();
+        let arguments = assembled(&[chunk].into_iter().chain(rest).collect::<Vec<_>>(), 0);
+        assert_eq!(arguments, r#"{"city": "Paris"}"#);
     }
 }

@@ -110,6 +110,27 @@ async fn the_model_never_sees_redacted_values_and_the_caller_gets_them_back() {
     let text = streamed_text(&body);
     assert_eq!(text, format!("echo: {prompt}"), "{body}");
 
+    // A streamed tool call passes the tool_arguments screen intact (nothing in it to redact),
+    // its argument deltas still assembling to the same JSON.
+    let tools = json!([{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]);
+    let (status, body) = chat(
+        &rampart,
+        json!({"model": "gpt-fake", "stream": true, "tools": tools, "messages": [{"role": "user", "content": "weather?"}]}),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let arguments: String = body
+        .lines()
+        .filter_map(|line| line.strip_prefix("data: "))
+        .filter_map(|data| serde_json::from_str::<Value>(data).ok())
+        .filter_map(|chunk| {
+            chunk["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"].as_str().map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(arguments, r#"{"city":"Paris"}"#, "{body}");
+    assert!(body.contains(r#""finish_reason":"tool_calls""#), "{body}");
+
     // Hits are counted by rule, action and stage; the values appear nowhere in the metrics.
     let metrics = reqwest::get(rampart.url("/metrics")).await.unwrap().text().await.unwrap();
     let line = metrics
