@@ -2,7 +2,6 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 CONFIG ?=
-RELEASE_BIN := target/release/rampart
 DEBUG_BIN := target/debug/rampart
 
 .PHONY: run build release test test-rust test-python lint fmt openapi services bench bench-inference bench-resilience bench-governance bench-audit bench-retrieval setup help
@@ -21,10 +20,12 @@ help:
 setup:
 	@scripts/setup.sh
 
-run: setup release
-	@$(RELEASE_BIN) models pull
-	@$(RELEASE_BIN) serve $(if $(CONFIG),--config $(CONFIG),)
+# `make run` serves a binary built for this machine's CPU (scripts/build-release.sh says why;
+# PORTABLE=1 builds the portable one instead).
+run: setup
+	@bin=$$(scripts/build-release.sh) && $$bin models pull && exec $$bin serve $(if $(CONFIG),--config $(CONFIG),)
 
+# The portable release binary (target/release/rampart), which the gateway benchmarks use.
 release:
 	$(CARGO) build --release -p rampart
 

@@ -29,7 +29,9 @@
 #   BENCH_VENV              the peers' venv (default bench/.venv-inference, reused across runs)
 #   BENCH_SKIP_ST=1         skip the sentence-transformers peer (it pulls torch from PyPI: ~5 GB)
 #   BENCH_OUT               the Markdown report
-#   BENCH_RAMPART_BIN       use this release binary instead of building target/release/rampart
+#   BENCH_RAMPART_BIN       use this release binary instead of building the one `make run` serves
+#                           (scripts/build-release.sh: target/native/release/rampart, or with
+#                           PORTABLE=1 the portable target/release/rampart)
 #   BENCH_REQUIRE_QUIET=1   stop before measuring when another process is using > 20 % of a core
 #                           (llama.cpp's spinning thread barriers make an oversubscribed run
 #                           several times slower and very noisy)
@@ -53,9 +55,8 @@ if [ -n "${BENCH_RAMPART_BIN:-}" ]; then
     bin=$BENCH_RAMPART_BIN   # a release binary built elsewhere (e.g. from another checkout)
     say "using $bin (BENCH_RAMPART_BIN; not building)"
 else
-    say "building rampart (release)"
-    cargo build --release -p rampart
-    bin=$root/target/release/rampart
+    say "building rampart (release, for this CPU, as \`make run\` serves it: scripts/build-release.sh)"
+    bin=$root/$(scripts/build-release.sh)
 fi
 
 work=$(mktemp -d /tmp/rampart-inference-bench.XXXXXX)
