@@ -134,11 +134,14 @@ pub struct PolicyConfig {
     /// A bundle whose policies read the clock, the network or a random source is never
     /// cached, whatever this says.
     pub decision_cache_entries: usize,
+    /// Wall-clock budget of one decision, in milliseconds; a decision that runs past it is a
+    /// deny. Raise it for large bundles or slow machines (or when profiling under valgrind).
+    pub eval_timeout_ms: u64,
 }
 
 impl Default for PolicyConfig {
     fn default() -> Self {
-        PolicyConfig { dir: None, reload_interval_secs: 2, decision_cache_entries: 4096 }
+        PolicyConfig { dir: None, reload_interval_secs: 2, decision_cache_entries: 4096, eval_timeout_ms: 10 }
     }
 }
 

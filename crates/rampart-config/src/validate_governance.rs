@@ -98,6 +98,12 @@ pub(crate) fn validate_governance(
     if config.policy.reload_interval_secs == 0 {
         return Err(invalid(root.key("policy").key("reload_interval_secs"), "must be greater than 0".to_owned()));
     }
+    if config.policy.eval_timeout_ms == 0 {
+        return Err(invalid(
+            root.key("policy").key("eval_timeout_ms"),
+            "must be greater than 0 (a decision with no time to run is always a deny)".to_owned(),
+        ));
+    }
     if config.audit.checkpoint_interval_secs == 0 {
         return Err(invalid(root.key("audit").key("checkpoint_interval_secs"), "must be greater than 0".to_owned()));
     }

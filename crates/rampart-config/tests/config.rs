@@ -47,6 +47,7 @@ fn the_example_config_loads() {
     assert_eq!(config.router.sustain_model.as_deref(), Some("chat-large"));
     assert_eq!(config.router.breaker.consecutive_failures, 5);
     assert_eq!(config.policy.decision_cache_entries, 4096);
+    assert_eq!(config.policy.eval_timeout_ms, 10);
     assert_eq!(config.storage.sqlite_synchronous, rampart_config::SqliteSynchronous::Full);
 }
 
@@ -251,6 +252,7 @@ checkpoint_interval_secs = 30
     let message = error("[auth]\nmode = \"maybe\"");
     assert!(message.contains("mode") && message.contains("maybe"), "{message}");
     assert!(error("[policy]\nreload_interval_secs = 0").contains("policy.reload_interval_secs"));
+    assert!(error("[policy]\neval_timeout_ms = 0").contains("policy.eval_timeout_ms"));
 }
 
 /// The TOML block under `heading` in a file of `docs/`, as a user would copy it.

@@ -100,7 +100,8 @@ async fn handle(
     record.span.requested(&request.model, &crate::spans::ModelRequestFacts::default());
     if let Some(guardrails) = &state.guardrails {
         let mut guard = CallGuard::new(guardrails.clone(), switched_on_by(&decision));
-        let screened = guard.screen_embedding_inputs(&mut inputs, matches!(request.input, EmbeddingInput::Text(_)));
+        let single = matches!(request.input, EmbeddingInput::Text(_) | EmbeddingInput::Tokens(_));
+        let screened = guard.screen_embedding_inputs(&mut inputs, single, &model.upstream_model);
         record.guardrail_hits(guard.hits.drain(..));
         screened?;
     }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use rampart_core::EmbedInputs;
 use rampart_guardrails::{Guardrails, Hit, Rehydrator, Stage, StreamGuard, Vault};
 use rampart_policy::{Decision, Obligation};
+use rampart_tokens::Encoding;
 use rampart_types::{
     ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse, ChunkChoice, ContentPart, Delta, FinishReason,
     FunctionCallDelta, MessageContent, Role, ToolCallDelta,
@@ -100,17 +101,47 @@ impl CallGuard {
     }
 
     /// Screens texts to embed in place, as `prompt`: a block refuses the call, redactions
-    /// replace what the model embeds (the vector is then of the redacted text). Token-array
-    /// inputs are ids of the upstream's tokenizer, which the gateway cannot read back into
-    /// text: they pass unscreened (README, Known limits).
-    pub fn screen_embedding_inputs(&mut self, inputs: &mut EmbedInputs, single: bool) -> Result<(), ApiError> {
-        if let EmbedInputs::Texts(texts) = inputs {
-            for (index, text) in texts.iter_mut().enumerate() {
-                self.check(
-                    Stage::Prompt,
-                    text,
-                    || if single { "input".to_owned() } else { format!("input[{index}]") },
-                )?;
+    /// replace what the model embeds (the vector is then of the redacted text).
+    ///
+    /// Token-array inputs are ids of the upstream's tokenizer. Where the gateway has that
+    /// tokenizer (OpenAI's BPE, for OpenAI models) it reads them back into text, screens it,
+    /// and sends the redacted text's ids when a rule redacts. For any other model it cannot
+    /// read them, so it refuses them rather than pass them unscreened (fail closed).
+    pub fn screen_embedding_inputs(
+        &mut self,
+        inputs: &mut EmbedInputs,
+        single: bool,
+        upstream_model: &str,
+    ) -> Result<(), ApiError> {
+        let param = |index: usize| if single { "input".to_owned() } else { format!("input[{index}]") };
+        match inputs {
+            EmbedInputs::Texts(texts) => {
+                for (index, text) in texts.iter_mut().enumerate() {
+                    self.check(Stage::Prompt, text, || param(index))?;
+                }
+            }
+            EmbedInputs::Tokens(batches) => {
+                let encoding = Encoding::for_model(upstream_model);
+                if !encoding.is_exact_for(upstream_model) {
+                    return Err(ApiError::invalid(
+                        format!(
+                            "guardrails are on and the gateway cannot read token ids of model '{upstream_model}' back into text to screen them; send the input as text"
+                        ),
+                        Some("input"),
+                    ));
+                }
+                for (index, ids) in batches.iter_mut().enumerate() {
+                    let Some(original) = encoding.decode(ids) else {
+                        let param = param(index);
+                        let message = format!("{param} holds token ids that {} does not have", encoding.name());
+                        return Err(ApiError::invalid(message, Some(&param)));
+                    };
+                    let mut text = original.clone();
+                    self.check(Stage::Prompt, &mut text, || param(index))?;
+                    if text != original {
+                        *ids = encoding.encode(&text);
+                    }
+                }
             }
         }
         Ok(())
@@ -430,7 +461,7 @@ impl ChoiceScreen {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use rampart_guardrails::{Action, Rule};
 
     use super::*;
@@ -494,6 +525,42 @@ mod tests {
         assert_eq!(choice.finish_reason, Some(FinishReason::ContentFilter));
         assert!(choice.delta.tool_calls.is_none());
         assert!(!assembled(&[first, second], 1).contains("AKIA"), "the key's start was held back");
+    }
+
+    fn call_guard() -> CallGuard {
+        let rules = vec![
+            Rule::new("pii", vec!["email".to_owned()], Action::Redact),
+            Rule::new("secrets", vec!["secret".to_owned()], Action::Block),
+        ];
+        CallGuard::new(Arc::new(Guardrails::new(rules, None).unwrap()), Vec::new())
+    }
+
+    #[test]
+    fn token_array_inputs_are_read_back_screened_and_re_encoded() {
+        let encoding = Encoding::Cl100kBase;
+        let clean = encoding.encode("the weather in Paris");
+        let mut inputs =
+            EmbedInputs::Tokens(vec![encoding.encode("write to jane.doe@example.com today"), clean.clone()]);
+        call_guard().screen_embedding_inputs(&mut inputs, false, "text-embedding-3-small").unwrap();
+        let EmbedInputs::Tokens(batches) = &inputs else { panic!("still token arrays") };
+        assert_eq!(encoding.decode(&batches[0]).unwrap(), "write to [EMAIL_1] today");
+        assert_eq!(batches[1], clean, "an input with nothing to redact is sent as it came");
+
+        let mut secret = EmbedInputs::Tokens(vec![clean.clone(), encoding.encode("key AKIAIOSFODNN7EXAMPLE")]);
+        let error = call_guard().screen_embedding_inputs(&mut secret, false, "text-embedding-3-small").unwrap_err();
+        let ApiError::InvalidRequest { param, code, .. } = error else { panic!("a 400") };
+        assert_eq!((param.as_deref(), code), (Some("input[1]"), Some("content_filter")));
+    }
+
+    /// Ids of a tokenizer the gateway does not have cannot be screened: refused, not passed.
+    #[test]
+    fn token_array_inputs_of_an_unknown_tokenizer_are_refused() {
+        let mut inputs = EmbedInputs::Tokens(vec![vec![101, 7592, 102]]);
+        let error = call_guard().screen_embedding_inputs(&mut inputs, true, "all-minilm-l6-v2").unwrap_err();
+        assert!(error.to_string().contains("send the input as text"), "{error}");
+        let mut bad_ids = EmbedInputs::Tokens(vec![vec![u32::MAX]]);
+        let error = call_guard().screen_embedding_inputs(&mut bad_ids, true, "text-embedding-3-small").unwrap_err();
+        assert!(error.to_string().contains("cl100k_base"), "{error}");
     }
 
     /// A stream that ends without a finishing chunk still gets the held-back arguments.

@@ -74,6 +74,19 @@ impl Encoding {
         self.bpe().encode_ordinary(text).len() as u64
     }
 
+    /// The text of pre-tokenised input, for screening it: `None` when an id is not in the
+    /// encoding. Bytes that are not UTF-8 on their own (a character split across the end of
+    /// the array) read as U+FFFD.
+    pub fn decode(self, tokens: &[u32]) -> Option<String> {
+        let bytes = self.bpe().decode_bytes(tokens).ok()?;
+        Some(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// The ids of `text`, special-token markers encoded as plain text (as a client's text is).
+    pub fn encode(self, text: &str) -> Vec<u32> {
+        self.bpe().encode_ordinary(text)
+    }
+
     /// The tokens a chat request's prompt takes: messages with their framing, and tools.
     pub fn count_chat(self, request: &ChatCompletionRequest) -> u64 {
         let mut total = REPLY_PRIMING_TOKENS;
@@ -163,6 +176,18 @@ mod tests {
         assert_eq!(Encoding::Cl100kBase.count_text(""), 0);
         // Special-token text from a client is plain text, not a control token.
         assert!(Encoding::Cl100kBase.count_text("<|endoftext|>") > 1);
+    }
+
+    #[test]
+    fn token_ids_read_back_as_the_text_they_encode() {
+        let text = "Mail jane.doe@example.com the résumé";
+        for encoding in [Encoding::Cl100kBase, Encoding::O200kBase] {
+            let ids = encoding.encode(text);
+            assert_eq!(encoding.decode(&ids).as_deref(), Some(text));
+        }
+        // Reference ids from OpenAI's tiktoken: "hello world" in cl100k_base.
+        assert_eq!(Encoding::Cl100kBase.decode(&[15339, 1917]).as_deref(), Some("hello world"));
+        assert_eq!(Encoding::Cl100kBase.decode(&[u32::MAX]), None);
     }
 
     #[test]

@@ -69,6 +69,7 @@ pub fn signing_key_path(config: &Config) -> PathBuf {
 pub fn load_policy(config: &Config) -> Result<PolicyEngine, CliError> {
     let options = rampart_policy::EvalOptions {
         decision_cache_entries: config.policy.decision_cache_entries,
+        time_limit: std::time::Duration::from_millis(config.policy.eval_timeout_ms),
         ..rampart_policy::EvalOptions::default()
     };
     match &config.policy.dir {
