@@ -8,15 +8,18 @@ tantivy and every CLI command. Each first touch of a code page maps its 64 KiB n
 so an idle gateway kept about 16 MB of executable pages resident (BENCHMARKS.md, "Idle
 memory"). Listing the functions it runs lets the linker pack them together.
 
-What it does: builds the portable release binary, starts a mock OpenAI upstream (JSON and SSE),
-runs `rampart serve` under `valgrind --tool=callgrind` with the benchmark's configuration
+What it does: builds the portable release binary and the gateway-only one
+(`--no-default-features`, in target/gateway-only), starts a mock OpenAI upstream (JSON and
+SSE), runs each `rampart serve` under `valgrind --tool=callgrind` with the benchmark's configuration
 (request log, audit, policy, limits, a fallback model), sends the requests a gateway serves
 (chat, streamed chat, models, health, metrics, an unknown model), stops it with SIGTERM and
-writes every function of the rampart executable that ran, by instructions spent, hottest first.
+writes every function of the executable that ran, by instructions spent, hottest first: the
+default build's list, then the names only the gateway-only build has (symbol names carry a
+hash of each crate's features, so the two builds name most functions differently).
 
 A stale list is harmless: names that no longer exist are skipped by the linker, and new
 functions are placed as before. Rerun after large changes: `python3 scripts/link-order.py`
-(needs valgrind; about five minutes).
+(needs valgrind; a minute or two once both builds are cached).
 """
 
 import json
@@ -187,39 +190,62 @@ def executed_functions(callgrind_out: str, executable: str) -> list[str]:
     return sorted(total, key=lambda name: (-total[name], name))
 
 
-def main() -> int:
-    subprocess.run(["cargo", "build", "--release", "-p", "rampart"], cwd=ROOT, check=True)
-    upstream = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
-    upstream.daemon_threads = True
-    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+# The builds to profile: the default one (which `make run`'s native build shares symbol names
+# with: cargo keeps RUSTFLAGS out of the names' hashes) and the gateway-only one, whose
+# features change the hashes of most names. Its own target directory keeps the two builds'
+# caches apart.
+BUILDS = [
+    (BINARY, []),
+    (os.path.join(ROOT, "target", "gateway-only", "release", "rampart"),
+     ["--no-default-features", "--target-dir", os.path.join(ROOT, "target", "gateway-only")]),
+]
+
+
+def profile(binary: str, upstream_port: int) -> list[str]:
+    """The functions of `binary` that starting, serving and stopping the gateway run."""
     with tempfile.TemporaryDirectory(prefix="rampart-link-order.") as work:
         listen = 18000 + os.getpid() % 1000
         path = os.path.join(work, "rampart.toml")
         with open(path, "w") as file:
-            file.write(config(work, upstream.server_address[1], listen))
-        profile = os.path.join(work, "callgrind.out")
+            file.write(config(work, upstream_port, listen))
+        out = os.path.join(work, "callgrind.out")
         env = dict(os.environ)
         env.pop("RUST_BACKTRACE", None)
         gateway = subprocess.Popen(
-            ["valgrind", "--tool=callgrind", "--demangle=no", f"--callgrind-out-file={profile}",
-             BINARY, "serve", "--config", path],
+            ["valgrind", "--tool=callgrind", "--demangle=no", f"--callgrind-out-file={out}",
+             binary, "serve", "--config", path],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         base = f"http://127.0.0.1:{listen}"
         deadline = time.monotonic() + 600
         while request_ok(base) is False:
             if gateway.poll() is not None or time.monotonic() > deadline:
-                print(gateway.stderr.read() if gateway.poll() is not None else "", file=sys.stderr)
-                print("error: rampart did not start under valgrind", file=sys.stderr)
+                detail = gateway.stderr.read() if gateway.poll() is not None else "timed out"
                 gateway.kill()
-                return 1
+                raise RuntimeError(f"{binary} did not start under valgrind: {detail}")
             time.sleep(2)
         exercise(base)
         gateway.send_signal(signal.SIGTERM)
         gateway.wait(timeout=300)
-        names = executed_functions(profile, os.path.realpath(BINARY))
+        return executed_functions(out, os.path.realpath(binary))
+
+
+def main() -> int:
+    upstream = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+    upstream.daemon_threads = True
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    names: dict[str, None] = {}
+    for binary, cargo_args in BUILDS:
+        subprocess.run(["cargo", "build", "--release", "-p", "rampart", *cargo_args], cwd=ROOT, check=True)
+        try:
+            found = profile(binary, upstream.server_address[1])
+        except RuntimeError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        print(f"{len(found)} functions run in {os.path.relpath(binary, ROOT)}")
+        names.update(dict.fromkeys(found))  # the default build's order first
     with open(OUTPUT, "w") as file:
         file.write("\n".join(names) + "\n")
-    print(f"{len(names)} functions written to {os.path.relpath(OUTPUT, ROOT)}")
+    print(f"{len(names)} names written to {os.path.relpath(OUTPUT, ROOT)}")
     return 0
 
 
