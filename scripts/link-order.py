@@ -150,26 +150,24 @@ def exercise(base: str):
 def executed_functions(callgrind_out: str, executable: str) -> list[str]:
     """Functions of `executable` in a callgrind profile (mangled names), by self cost."""
     objects, functions, cost = {}, {}, {}
-    current_object = current_function = None
+    in_executable = False
+    current_function = None  # a function of `executable` whose cost lines follow, else None
     skip_next = False
-    name_line = re.compile(r"^(ob|fn|cob|cfn|fl|fi|fe|cfi|cfl)=\((\d+)\)(?: (.*))?$")
+    name_line = re.compile(r"^(ob|cob|fn|cfn)=\((\d+)\)(?: (.*))?$")
     for line in open(callgrind_out, encoding="utf-8", errors="replace"):
         line = line.rstrip("\n")
         match = name_line.match(line)
         if match:
             kind, key, name = match.groups()
-            if kind in ("ob", "cob"):
-                if name:
-                    objects[key] = name
-                if kind == "ob":
-                    current_object = objects[key]
-            elif kind in ("fn", "cfn"):
-                if name:
-                    functions[key] = name
-                if kind == "fn":
-                    current_function = functions[key]
-                    if os.path.realpath(current_object or "") == executable:
-                        cost.setdefault(current_function, 0)
+            names = objects if kind in ("ob", "cob") else functions
+            if name:
+                names[key] = name
+            if kind == "ob":
+                in_executable = os.path.realpath(objects[key]) == executable
+            elif kind == "fn":
+                current_function = functions[key] if in_executable else None
+                if current_function is not None:
+                    cost.setdefault(current_function, 0)
             continue
         if line.startswith("calls="):
             skip_next = True  # the next cost line is the call's inclusive cost
@@ -177,7 +175,7 @@ def executed_functions(callgrind_out: str, executable: str) -> list[str]:
         if line[:1].isdigit() or line[:1] in "+-*":
             if skip_next:
                 skip_next = False
-            elif current_function in cost:
+            elif current_function is not None:
                 fields = line.split()
                 if len(fields) >= 2 and fields[-1].isdigit():
                     cost[current_function] += int(fields[-1])
