@@ -4,8 +4,31 @@ use std::time::Duration;
 
 use rampart_config::BackendConfig;
 use rampart_core::BackendError;
+use rampart_core::worker::PerWorker;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
+
+/// How an upstream's HTTP clients are built: the same for every worker's.
+#[derive(Debug)]
+struct ClientSettings {
+    headers: HeaderMap,
+    connect_timeout: Duration,
+    timeout: Duration,
+}
+
+impl ClientSettings {
+    fn build(&self) -> Result<reqwest::Client, reqwest::Error> {
+        reqwest::Client::builder()
+            .default_headers(self.headers.clone())
+            .connect_timeout(self.connect_timeout)
+            // Per read, so a long stream lives on while a stalled one is cut.
+            .read_timeout(self.timeout)
+            .tcp_nodelay(true)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(256)
+            .build()
+    }
+}
 
 /// Largest upstream error body read for its message.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
@@ -25,7 +48,10 @@ pub enum BackendBuildError {
 pub(crate) struct Upstream {
     pub name: String,
     pub base_url: String,
-    pub client: reqwest::Client,
+    /// One pool of keep-alive connections per serving worker (see `rampart_core::worker`).
+    clients: std::sync::Arc<PerWorker<reqwest::Client>>,
+    /// What each worker's client is built from.
+    settings: std::sync::Arc<ClientSettings>,
     pub timeout: Duration,
     /// Values that must never appear in an error message (API key, header values).
     secrets: Vec<String>,
@@ -57,23 +83,29 @@ impl Upstream {
         }
         let timeout = Duration::from_secs(config.timeout_secs);
         ensure_crypto_provider();
-        let client = reqwest::Client::builder()
-            .default_headers(headers)
-            .connect_timeout(Duration::from_secs(config.connect_timeout_secs))
-            // Per read, so a long stream lives on while a stalled one is cut.
-            .read_timeout(timeout)
-            .tcp_nodelay(true)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(256)
+        let settings =
+            ClientSettings { headers, connect_timeout: Duration::from_secs(config.connect_timeout_secs), timeout };
+        let client = settings
             .build()
             .map_err(|error| BackendBuildError::Client { backend: config.name.clone(), detail: error.to_string() })?;
         Ok(Upstream {
             name: config.name.clone(),
             base_url: config.base_url.trim_end_matches('/').to_owned(),
-            client,
+            clients: std::sync::Arc::new(PerWorker::new(client)),
+            settings: std::sync::Arc::new(settings),
             timeout,
             secrets,
             endpoints: Default::default(),
+        })
+    }
+
+    /// The calling worker's client, made on its first call there (the shared one elsewhere).
+    fn client(&self) -> &reqwest::Client {
+        self.clients.get(|_| {
+            self.settings
+                .build()
+                .inspect_err(|error| tracing::warn!(backend = %self.name, %error, "a serving worker shares the start-up HTTP client"))
+                .ok()
         })
     }
 
@@ -103,7 +135,7 @@ impl Upstream {
         body: &T,
         streaming: bool,
     ) -> Result<reqwest::Response, BackendError> {
-        let mut request = crate::trace_context::propagate(self.client.post(self.endpoint(path)?).json(body));
+        let mut request = crate::trace_context::propagate(self.client().post(self.endpoint(path)?).json(body));
         if !streaming {
             request = request.timeout(self.timeout);
         }
@@ -113,7 +145,7 @@ impl Upstream {
 
     pub async fn get(&self, path: &str) -> Result<reqwest::Response, BackendError> {
         let response = self
-            .client
+            .client()
             .get(self.endpoint(path)?)
             .timeout(self.timeout.min(Duration::from_secs(10)))
             .send()

@@ -45,6 +45,10 @@ pub struct ServerConfig {
     pub header_read_timeout_secs: u64,
     /// On SIGTERM/SIGINT, how long in-flight requests may take to finish.
     pub shutdown_grace_secs: u64,
+    /// Threads that serve connections, each with a runtime of its own. Unset: one per CPU
+    /// the process may use.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workers: Option<usize>,
 }
 
 impl Default for ServerConfig {
@@ -55,6 +59,7 @@ impl Default for ServerConfig {
             request_timeout_secs: 600,
             header_read_timeout_secs: 10,
             shutdown_grace_secs: 30,
+            workers: None,
         }
     }
 }

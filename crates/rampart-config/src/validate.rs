@@ -32,6 +32,12 @@ pub(crate) fn validate(config: &Config, text: &str, file: &str) -> Result<(), Co
             return Err(invalid(server.key(key), "must be greater than 0".to_owned()));
         }
     }
+    if config.server.workers == Some(0) {
+        return Err(invalid(
+            server.key("workers"),
+            "must be at least 1 (or left out: one serving thread per CPU)".to_owned(),
+        ));
+    }
 
     if let Some(url) = &config.storage.url {
         let supported = ["sqlite:", "postgres://", "postgresql://"];

@@ -253,6 +253,10 @@ checkpoint_interval_secs = 30
     assert!(message.contains("mode") && message.contains("maybe"), "{message}");
     assert!(error("[policy]\nreload_interval_secs = 0").contains("policy.reload_interval_secs"));
     assert!(error("[policy]\neval_timeout_ms = 0").contains("policy.eval_timeout_ms"));
+    let message = error("[server]\nworkers = 0");
+    assert!(message.contains("server.workers") && message.contains("at least 1"), "{message}");
+    let workers = load_from_str("[server]\nworkers = 3", "rampart.toml", &[]).unwrap().server.workers;
+    assert_eq!(workers, Some(3));
 }
 
 /// The TOML block under `heading` in a file of `docs/`, as a user would copy it.

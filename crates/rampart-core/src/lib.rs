@@ -26,6 +26,7 @@ pub mod retrieval;
 pub mod store;
 pub mod url_secrets;
 pub mod usage;
+pub mod worker;
 
 pub use audit::*;
 pub use backend::*;

@@ -38,14 +38,14 @@ impl AuditTrail {
     /// it, and the limits' reservation lands in the same group commit.
     pub fn record_pending(&self, event: AuditEvent) -> PendingRecord {
         let Some(store) = self.store.clone() else { return PendingRecord(None) };
-        PendingRecord(Some(tokio::spawn(async move { append_or_refuse(store.as_ref(), event).await })))
+        PendingRecord(Some(crate::background::spawn(async move { append_or_refuse(store.as_ref(), event).await })))
     }
 
     /// Appends without making anyone wait: for what happens after the answer has gone (a
     /// stream's outcome). A failure is logged; the request it records has already finished.
     pub fn record_later(&self, event: AuditEvent) {
         let Some(store) = self.store.clone() else { return };
-        tokio::spawn(async move {
+        crate::background::spawn(async move {
             if let Err(error) = store.append_audit(vec![event]).await {
                 tracing::error!(%error, "audit append failed for a finished request");
             }

@@ -98,7 +98,7 @@ pub async fn lookup(state: &AppState, model: &str, plan: &CachePlan) -> Option<C
 pub fn store(state: &Arc<AppState>, plan: CachePlan, response: &ChatCompletionResponse) {
     let Ok(bytes) = serde_json::to_vec(response) else { return };
     let state = state.clone();
-    tokio::spawn(async move {
+    crate::background::spawn(async move {
         if let Err(error) = state.cache.put(&plan.key, Bytes::from(bytes), plan.ttl).await {
             tracing::warn!(%error, "could not store an answer in the response cache");
         }

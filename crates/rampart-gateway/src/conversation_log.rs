@@ -41,7 +41,9 @@ impl ConversationRecorder {
         draft: ConversationDraft,
         mut tags: Vec<String>,
     ) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        if tokio::runtime::Handle::try_current().is_err() {
+            return;
+        }
         let (tenant, user) = who;
         let mut content =
             ConversationContent { messages: draft.messages, response: serde_json::json!({"content": draft.answer}) };
@@ -66,7 +68,7 @@ impl ConversationRecorder {
             pii_tags: tags,
         };
         let log = self.log.clone();
-        runtime.spawn(async move {
+        crate::background::spawn(async move {
             if let Err(error) = log.record(new, &content).await {
                 tracing::error!(%error, "could not store a conversation");
             }

@@ -8,6 +8,7 @@
 mod audit;
 mod audit_api;
 mod auth;
+mod background;
 mod body;
 mod budget;
 mod cache;
@@ -57,7 +58,7 @@ pub use rampart_limits::Limiter;
 pub use rampart_router::{CatalogError, ModelCatalog, ResolvedModel, RouteTable, Router as ModelRouter};
 pub use request_log::RequestLogger;
 pub use retrieval::{GuardrailsSanitizer, Retrieval, RouterEmbedder, SESSION_HEADER};
-pub use server::{ServeOptions, serve};
+pub use server::{ServeOptions, Workers, serve};
 pub use state::{AppState, Limits};
 
 /// All routes, wrapped in the request-id / panic / metrics layer. Everything under `/v1` and

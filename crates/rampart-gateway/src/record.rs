@@ -340,10 +340,12 @@ impl CallRecord {
             let streamed = self.streamed_tokens?;
             Some((self.prompt_tokens?, streamed))
         });
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        if tokio::runtime::Handle::try_current().is_err() {
+            return;
+        }
         let state = self.state.clone();
         let request_id = self.request_id.clone();
-        runtime.spawn(async move {
+        crate::background::spawn(async move {
             if let Err(error) = state.limiter.settle(&permit, usage).await {
                 tracing::error!(%request_id, %error, "could not settle a request's limits; its reservation stays charged");
             }

@@ -38,7 +38,7 @@ impl RequestLogger {
             // rather than drop the entry.
             Err(mpsc::error::TrySendError::Full(entry)) => {
                 let sender = self.sender.clone();
-                tokio::spawn(async move {
+                crate::background::spawn(async move {
                     let _ = sender.send(entry).await;
                 });
             }
@@ -49,33 +49,49 @@ impl RequestLogger {
     }
 }
 
+/// Waits for an entry, lets more gather for [`FLUSH_INTERVAL`], then writes everything queued
+/// in batches of at most [`BATCH_LIMIT`]. While it gathers it sleeps rather than waiting on
+/// the queue: handlers run on the serving workers and this task does not, so each entry it
+/// woke for would cost a thread wake-up, one per request.
 async fn write_batches(mut receiver: mpsc::Receiver<RequestLogEntry>, store: Arc<dyn Store>, metrics: Arc<Metrics>) {
     let mut batch = Vec::with_capacity(BATCH_LIMIT);
     while receiver.recv_many(&mut batch, BATCH_LIMIT).await > 0 {
-        let deadline = tokio::time::Instant::now() + FLUSH_INTERVAL;
-        while batch.len() < BATCH_LIMIT {
-            let room = BATCH_LIMIT - batch.len();
-            match tokio::time::timeout_at(deadline, receiver.recv_many(&mut batch, room)).await {
-                Ok(0) | Err(_) => break, // closed (shutdown: write what we have) or time is up
-                Ok(_) => {}
-            }
-        }
-        let mut attempt = 1;
+        tokio::time::sleep(FLUSH_INTERVAL).await;
         loop {
-            match store.record_requests(&batch).await {
-                Ok(()) => break,
-                Err(error) if attempt < WRITE_ATTEMPTS => {
-                    tracing::warn!(%error, attempt, entries = batch.len(), "request log write failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
-                    attempt += 1;
-                }
-                Err(error) => {
-                    metrics.request_log_failures.inc();
-                    tracing::error!(%error, entries = batch.len(), "request log write failed; entries dropped");
-                    break;
-                }
+            take_queued(&mut receiver, &mut batch);
+            if batch.is_empty() {
+                break;
+            }
+            write_batch(&batch, store.as_ref(), &metrics).await;
+            batch.clear();
+        }
+    }
+}
+
+/// Moves queued entries into `batch`, up to [`BATCH_LIMIT`], without waiting.
+fn take_queued(receiver: &mut mpsc::Receiver<RequestLogEntry>, batch: &mut Vec<RequestLogEntry>) {
+    while batch.len() < BATCH_LIMIT {
+        let Ok(entry) = receiver.try_recv() else { break };
+        batch.push(entry);
+    }
+}
+
+/// Writes one batch, retrying a failed write a few times before counting it lost.
+async fn write_batch(batch: &[RequestLogEntry], store: &dyn Store, metrics: &Metrics) {
+    let mut attempt = 1;
+    loop {
+        match store.record_requests(batch).await {
+            Ok(()) => return,
+            Err(error) if attempt < WRITE_ATTEMPTS => {
+                tracing::warn!(%error, attempt, entries = batch.len(), "request log write failed; retrying");
+                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+                attempt += 1;
+            }
+            Err(error) => {
+                metrics.request_log_failures.inc();
+                tracing::error!(%error, entries = batch.len(), "request log write failed; entries dropped");
+                return;
             }
         }
-        batch.clear();
     }
 }

@@ -111,8 +111,15 @@ pub async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result<(), Cl
     let options = ServeOptions {
         header_read_timeout: Duration::from_secs(config.server.header_read_timeout_secs),
         shutdown_grace: Duration::from_secs(config.server.shutdown_grace_secs),
+        workers: config
+            .server
+            .workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)),
     };
-    rampart_gateway::serve(listener, rampart_gateway::router(state), options, shutdown_signal()).await;
+    let workers =
+        rampart_gateway::serve(listener, rampart_gateway::router(state), options, shutdown_signal()).await.map_err(
+            |error| CliError::failed(format!("cannot start a serving thread: {error}\nhint: lower [server].workers")),
+        )?;
     prober.abort();
     governance.gatekeeper.flush_last_used().await;
     // The writer ends when the last logger clone is gone; give it time to flush the queue.
@@ -122,6 +129,8 @@ pub async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result<(), Cl
     // Spans still queued are exported before exit (bounded by the export timeout).
     let telemetry = observability.telemetry;
     let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+    // Last: connections the store opened from a worker's requests live on its runtime.
+    workers.stop().await;
     tracing::info!("stopped");
     Ok(())
 }
