@@ -101,7 +101,7 @@ impl Upstream {
 
     /// The calling worker's client, made on its first call there (the shared one elsewhere).
     fn client(&self) -> &reqwest::Client {
-        self.clients.get(|_| {
+        self.clients.get(|| {
             self.settings
                 .build()
                 .inspect_err(|error| tracing::warn!(backend = %self.name, %error, "a serving worker shares the start-up HTTP client"))

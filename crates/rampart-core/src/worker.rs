@@ -43,19 +43,14 @@ impl<T> PerWorker<T> {
         Self { shared, own: (0..MAX_WORKERS_WITH_OWN_STATE).map(|_| OnceLock::new()).collect() }
     }
 
-    /// The value every thread that is not a worker uses.
-    pub fn shared(&self) -> &T {
-        &self.shared
-    }
-
     /// The calling worker's own value, made by `make` on its first call there; the shared
     /// value off the workers, or when `make` gives `None` (it is then asked again next time).
-    pub fn get(&self, make: impl FnOnce(&T) -> Option<T>) -> &T {
+    pub fn get(&self, make: impl FnOnce() -> Option<T>) -> &T {
         let Some(slot) = current().and_then(|index| self.own.get(index)) else { return &self.shared };
         if let Some(value) = slot.get() {
             return value;
         }
-        match make(&self.shared) {
+        match make() {
             // Only this worker's thread fills its slot, so the slot is still empty here.
             Some(value) => slot.get_or_init(|| value),
             None => &self.shared,
@@ -70,7 +65,7 @@ mod tests {
     #[test]
     fn each_worker_makes_its_own_value_once_and_other_threads_share_one() {
         let values = std::sync::Arc::new(PerWorker::new(String::from("shared")));
-        assert_eq!(values.get(|_| Some("never made".to_owned())), "shared", "not a worker: the shared value");
+        assert_eq!(values.get(|| Some("never made".to_owned())), "shared", "not a worker: the shared value");
         let made = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let workers: Vec<_> = (0..2)
             .map(|index| {
@@ -78,19 +73,19 @@ mod tests {
                 std::thread::spawn(move || {
                     enter(index);
                     let first = values
-                        .get(|shared| {
+                        .get(|| {
                             made.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                            Some(format!("{shared} of worker {index}"))
+                            Some(format!("worker {index}'s"))
                         })
                         .clone();
-                    let again = values.get(|_| Some("made twice".to_owned())).clone();
+                    let again = values.get(|| Some("made twice".to_owned())).clone();
                     (first, again)
                 })
             })
             .collect();
         for (index, worker) in workers.into_iter().enumerate() {
             let (first, again) = worker.join().unwrap();
-            assert_eq!(first, format!("shared of worker {index}"));
+            assert_eq!(first, format!("worker {index}'s"));
             assert_eq!(again, first, "a worker keeps the value it made");
         }
         assert_eq!(made.load(std::sync::atomic::Ordering::SeqCst), 2);
@@ -102,15 +97,15 @@ mod tests {
         std::thread::scope(|scope| {
             scope.spawn(|| {
                 enter(3);
-                assert_eq!(*values.get(|_| None), 1);
-                assert_eq!(*values.get(|shared| Some(shared + 10)), 11);
-                assert_eq!(*values.get(|_| Some(99)), 11);
+                assert_eq!(*values.get(|| None), 1);
+                assert_eq!(*values.get(|| Some(11)), 11);
+                assert_eq!(*values.get(|| Some(99)), 11);
             });
         });
         std::thread::scope(|scope| {
             scope.spawn(|| {
                 enter(MAX_WORKERS_WITH_OWN_STATE);
-                assert_eq!(*values.get(|_| Some(5)), 1, "past the last slot: shared");
+                assert_eq!(*values.get(|| Some(5)), 1, "past the last slot: shared");
             });
         });
     }
