@@ -68,7 +68,7 @@ struct WorkerHandle {
 
 /// Serves `app` on `listener` until `shutdown` resolves, then waits up to the grace period
 /// for in-flight requests (streams included) and the work they left running to finish.
-/// Errors say why a worker thread could not start.
+/// Errors say why a worker's thread or runtime could not start.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
@@ -84,9 +84,13 @@ pub async fn serve(
         let (release, released) = oneshot::channel();
         let open = Arc::new(AtomicUsize::new(0));
         let worker = Worker { index, app: app.clone(), options, open: open.clone() };
+        let (started, start) = oneshot::channel();
         let thread = std::thread::Builder::new().name(format!("rampart-serve-{index}")).spawn(move || {
-            worker.run(incoming, drained_sender, released);
+            worker.run(started, incoming, drained_sender, released);
         })?;
+        // A runtime that cannot start is this call's error, not a worker that silently drops
+        // the connections it is handed.
+        start.await.map_err(|_| std::io::Error::other("a serving thread ended while starting"))??;
         handles.push(WorkerHandle { connections, open });
         drained.push(drained_receiver);
         workers.release.push(release);
@@ -99,7 +103,6 @@ pub async fn serve(
     // Closing the queues tells each worker to drain.
     drop(handles);
     for worker in drained {
-        // A worker that ended early (its runtime did not start) has nothing to drain.
         let _ = worker.await;
     }
     if !crate::background::finish(deadline.saturating_duration_since(Instant::now())).await {
@@ -164,18 +167,21 @@ struct Worker {
 impl Worker {
     fn run(
         self,
+        started: oneshot::Sender<std::io::Result<()>>,
         incoming: mpsc::UnboundedReceiver<Accepted>,
         drained: oneshot::Sender<()>,
         released: oneshot::Receiver<()>,
     ) {
         rampart_core::worker::enter(self.index);
+        // Built on its own thread: a runtime may not be dropped inside another one's task.
         let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
             Ok(runtime) => runtime,
             Err(error) => {
-                tracing::error!(worker = self.index, %error, "cannot start a serving worker's runtime");
+                let _ = started.send(Err(error));
                 return;
             }
         };
+        let _ = started.send(Ok(()));
         runtime.block_on(async move {
             // Serving consumes the worker: its clone of the app (and of every handle the app
             // holds, such as the request log's queue) is gone once it has drained.
