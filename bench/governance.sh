@@ -8,7 +8,9 @@
 #        be switched off, by design)
 #
 # Usage: bench/governance.sh   (env: BIN, DURATION=10, CONNS="16 64", REPS=3,
-#        SQLITE_SYNC=full|normal: [storage] sqlite_synchronous on both sides)
+#        SQLITE_SYNC=full|normal: [storage] sqlite_synchronous on both sides,
+#        UPSTREAM_MS=N: the upstream answers after N ms, as a model would, instead of nginx's
+#        ~0.1 ms; bench/delayed_upstream.py serves it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-target/release/rampart}
@@ -16,6 +18,7 @@ DURATION=${DURATION:-10}
 CONNS=${CONNS:-16 64}
 REPS=${REPS:-3}
 SQLITE_SYNC=${SQLITE_SYNC:-full}
+UPSTREAM_MS=${UPSTREAM_MS:-0}
 MOCK_PORT=${MOCK_PORT:-18100}
 PORT=${PORT:-18180}
 command -v nginx >/dev/null && command -v wrk >/dev/null || { echo "needs nginx and wrk (apt-get install nginx-light wrk)" >&2; exit 1; }
@@ -40,7 +43,12 @@ http {
   }
 }
 NGINX
-nginx -p "$WORK/nginx" -c nginx.conf
+if [ "$UPSTREAM_MS" = 0 ]; then
+  nginx -p "$WORK/nginx" -c nginx.conf
+else
+  python3 bench/delayed_upstream.py "$MOCK_PORT" "$UPSTREAM_MS" & echo $! > "$WORK/upstream.pid"
+  for _ in $(seq 50); do curl -sf "http://127.0.0.1:$MOCK_PORT/v1/models" >/dev/null && break; sleep 0.1; done
+fi
 
 cat > "$WORK/post.lua" <<'LUA'
 wrk.method = "POST"
@@ -76,7 +84,7 @@ run() { # $1: on|off, $2: conns → req/s
     | awk '/Requests\/sec/ {rps=$2} /99%/ {p99=$2} /Non-2xx/ {bad=$NF} END {printf "%s %s %s\n", rps, p99, (bad==""?0:bad)}'
 }
 
-echo "machine: nproc $(nproc), $(free -h | awk '/Mem:/ {print $2}') RAM; duration ${DURATION}s; reps $REPS; sqlite_synchronous $SQLITE_SYNC"
+echo "machine: nproc $(nproc), $(free -h | awk '/Mem:/ {print $2}') RAM; duration ${DURATION}s; reps $REPS; sqlite_synchronous $SQLITE_SYNC; upstream $([ "$UPSTREAM_MS" = 0 ] && echo "nginx" || echo "answers after $UPSTREAM_MS ms")"
 printf "%-4s %6s %12s %10s %8s\n" mode conns "req/s" p99 non2xx
 for mode in on off; do
   config "$mode" > "$WORK/$mode.toml"

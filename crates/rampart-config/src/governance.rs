@@ -157,11 +157,33 @@ pub struct AuditConfig {
     pub signing_key: Option<PathBuf>,
     /// A signed checkpoint (tree head) is written this often when records were added.
     pub checkpoint_interval_secs: u64,
+    /// Which model calls wait for their decision's record to commit before anything is sent.
+    /// Every call waits for it before anything is answered, whatever this says.
+    pub record_before_send: RecordBeforeSend,
+}
+
+/// `[audit] record_before_send`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordBeforeSend {
+    /// A call that may reach a Tier 2 (cloud) model waits, so nothing leaves the organisation
+    /// before its decision is on record. A call that stays on Tier 1 models goes out while the
+    /// record commits: the commit's wait (a disk sync) overlaps the model's own time.
+    #[default]
+    Cloud,
+    /// Every call waits, Tier 1 included: no model sees a prompt whose decision is not on
+    /// record.
+    Always,
 }
 
 impl Default for AuditConfig {
     fn default() -> Self {
-        AuditConfig { enabled: true, signing_key: None, checkpoint_interval_secs: 10 }
+        AuditConfig {
+            enabled: true,
+            signing_key: None,
+            checkpoint_interval_secs: 10,
+            record_before_send: RecordBeforeSend::default(),
+        }
     }
 }
 

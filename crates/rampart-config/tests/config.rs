@@ -230,6 +230,7 @@ role_map = { "ai-admins" = "admin" }
 dir = "/etc/rampart/policy"
 [audit]
 checkpoint_interval_secs = 30
+record_before_send = "always"
 "#;
     let config = load_from_str(text, "rampart.toml", &[]).unwrap();
     let issuer = &config.auth.oidc[0];
@@ -238,6 +239,9 @@ checkpoint_interval_secs = 30
     assert_eq!((issuer.leeway_secs, issuer.jwks_refresh_secs, issuer.tenant_claim.as_str()), (60, 300, "tenant"));
     assert_eq!(config.policy.dir.as_deref(), Some(std::path::Path::new("/etc/rampart/policy")));
     assert!(config.audit.enabled);
+    assert_eq!(config.audit.record_before_send, rampart_config::RecordBeforeSend::Always);
+    let defaults = load_from_str("", "rampart.toml", &[]).unwrap();
+    assert_eq!(defaults.audit.record_before_send, rampart_config::RecordBeforeSend::Cloud);
 
     let error = |text: &str| load_from_str(text, "rampart.toml", &[]).unwrap_err().to_string();
     let issuer =
@@ -253,6 +257,8 @@ checkpoint_interval_secs = 30
     assert!(message.contains("mode") && message.contains("maybe"), "{message}");
     assert!(error("[policy]\nreload_interval_secs = 0").contains("policy.reload_interval_secs"));
     assert!(error("[policy]\neval_timeout_ms = 0").contains("policy.eval_timeout_ms"));
+    let message = error("[audit]\nrecord_before_send = \"sometimes\"");
+    assert!(message.contains("record_before_send") && message.contains("sometimes"), "{message}");
     let message = error("[server]\nworkers = 0");
     assert!(message.contains("server.workers") && message.contains("at least 1"), "{message}");
     let workers = load_from_str("[server]\nworkers = 3", "rampart.toml", &[]).unwrap().server.workers;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rampart_audit::AuditSigner;
+use rampart_config::RecordBeforeSend;
 use rampart_core::{AuditEvent, Store, unix_now_millis};
 use rampart_identity::AuthError;
 use serde_json::{Value, json};
@@ -14,11 +15,25 @@ use crate::error::ApiError;
 /// Appends audit events to the store, or (with `[audit] enabled = false`) drops them.
 pub struct AuditTrail {
     store: Option<Arc<dyn Store>>,
+    record_before_send: RecordBeforeSend,
 }
 
 impl AuditTrail {
     pub fn new(store: Arc<dyn Store>, enabled: bool) -> Self {
-        AuditTrail { store: enabled.then_some(store) }
+        AuditTrail { store: enabled.then_some(store), record_before_send: RecordBeforeSend::default() }
+    }
+
+    /// Which calls wait for their decision's record before anything is sent
+    /// (`[audit] record_before_send`).
+    pub fn with_record_before_send(mut self, setting: RecordBeforeSend) -> Self {
+        self.record_before_send = setting;
+        self
+    }
+
+    /// Whether a call must wait for its decision's record before it is sent: always when it
+    /// may reach a cloud model; for a call that stays on premises, only when configured so.
+    pub fn waits_before_send(&self, stays_on_premises: bool) -> bool {
+        !stays_on_premises || self.record_before_send == RecordBeforeSend::Always
     }
 
     pub fn enabled(&self) -> bool {
@@ -84,6 +99,17 @@ impl PendingRecord {
     pub async fn committed(self) -> Result<(), ApiError> {
         let Some(append) = self.0 else { return Ok(()) };
         append.await.unwrap_or_else(|error| Err(ApiError::AuditUnavailable { detail: error.to_string() }))
+    }
+
+    /// Just before a call is sent: waits for the commit when `wait` (see
+    /// [`AuditTrail::waits_before_send`]), else lets the call go out while it commits. What is
+    /// returned must still be [`PendingRecord::committed`] before anything is answered.
+    pub async fn before_send(self, wait: bool) -> Result<PendingRecord, ApiError> {
+        if !wait {
+            return Ok(self);
+        }
+        self.committed().await?;
+        Ok(PendingRecord(None))
     }
 }
 

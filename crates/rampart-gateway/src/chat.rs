@@ -179,8 +179,8 @@ async fn handle(
     record.cache = cache_plan.as_ref().map(|_| false);
     let admission = admit_chat(state, &record.principal, &model, &hints, &mut request).await?;
     record.permit = admission.permit;
-    // Nothing has left the gateway yet; the decision takes effect once it is on record.
-    decided.committed().await?;
+    // Nothing has left the gateway yet (see `before_send` for which calls wait here).
+    let decided = crate::decision::before_send(state, decided, &model, &hints).await?;
     record.prompt_tokens = admission.prompt.map(|prompt| prompt.tokens);
     // A stream under token or spend limits is counted as it goes out, so an abandoned one is
     // settled with what it sent; under a capped budget it is also cut at the cap.
@@ -193,12 +193,15 @@ async fn handle(
     let context = record.span.context();
     if request.is_stream() {
         let result = state.router.chat_stream(&model, &request, &hints, deadline).with_context(context).await;
+        // Not a byte of the answer, nor the upstream's error, before the decision is on record.
+        decided.committed().await?;
         let routed = observe_route(state, started, result)?;
         record.served(&routed);
         let screen = guard.as_mut().map(CallGuard::stream_screen);
         return Ok(Reply::Stream(routed.value, screen));
     }
     let result = state.router.chat(&model, &request, &hints, deadline).with_context(context).await;
+    decided.committed().await?;
     let routed = observe_route(state, started, result)?;
     record.served(&routed);
     let mut response = routed.value;

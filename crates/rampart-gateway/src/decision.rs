@@ -1,6 +1,7 @@
 //! The decision before a model call: policy decides with the caller's IdentityEnvelope, its
 //! obligations shape the route, and the whole decision is written to the audit log before
-//! anything is sent (an unrecorded decision is not carried out).
+//! anything is answered, and before anything is sent to a model outside the organisation
+//! (an unrecorded decision never reaches the caller; see [`before_send`]).
 
 use std::sync::Arc;
 
@@ -26,8 +27,8 @@ pub struct CallFacts<'facts> {
 
 /// Decides a model call and starts recording the decision. `Err` when policy denies (403, with
 /// its reasons, once the denial is recorded) or the denial could not be recorded (503). An
-/// allowed call comes with its record still committing: await [`PendingRecord::committed`]
-/// before anything is sent or answered.
+/// allowed call comes with its record still committing: pass it through [`before_send`] just
+/// before the call is sent, and await [`PendingRecord::committed`] before anything is answered.
 pub async fn decide_model_call(
     state: &AppState,
     caller: &Caller,
@@ -113,6 +114,22 @@ pub async fn decide_model_call(
         return Err(policy_denied(&decision, "call"));
     }
     Ok((decision, pending))
+}
+
+/// Just before a decided call is sent. A call that may reach a cloud model (every call, with
+/// `[audit] record_before_send = "always"`) waits here for its decision's record, so nothing
+/// leaves the organisation unrecorded; one that stays on Tier 1 goes out while the record
+/// commits, so the disk sync overlaps the model's own time. Either way, the caller must await
+/// [`PendingRecord::committed`] on what is returned before answering anything, the upstream's
+/// error included: an unrecorded decision never reaches the client.
+pub async fn before_send(
+    state: &AppState,
+    decided: PendingRecord,
+    model: &ResolvedModel,
+    hints: &RouteHints,
+) -> Result<PendingRecord, ApiError> {
+    let wait = state.audit.waits_before_send(state.router.stays_on_premises(model, hints));
+    decided.before_send(wait).await
 }
 
 /// Decides a memory write (an ingest, a memory proposal) into `owner`'s scope and records the

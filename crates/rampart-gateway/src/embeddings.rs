@@ -112,13 +112,14 @@ async fn handle(
         user: request.user.clone(),
     };
     record.permit = admit_embeddings(state, &record.principal, &model, &hints, &request.input).await?;
-    decided.committed().await?;
+    let decided = crate::decision::before_send(state, decided, &model, &hints).await?;
     let deadline = tokio::time::Instant::now() + state.limits.request_timeout;
     let started = Instant::now();
     let context = record.span.context();
     let result =
         opentelemetry::context::FutureExt::with_context(state.router.embed(&model, &call, &hints, deadline), context)
             .await;
+    decided.committed().await?;
     let routed = observe_route(state, started, result)?;
     record.served(&routed);
     let model = routed.model.clone();

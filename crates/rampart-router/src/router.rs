@@ -234,6 +234,22 @@ impl Router {
         }
     }
 
+    /// Whether every model [`Router::plan`] may try for `model` is on Tier 1 (on-premises): the
+    /// call cannot leave the organisation's own hardware, whichever candidate answers.
+    pub fn stays_on_premises(&self, model: &ResolvedModel, hints: &RouteHints) -> bool {
+        if hints.tier1_reason(&self.shared.settings, model.privacy_mode).is_some() {
+            // `plan` keeps only the Tier 1 candidates (or refuses).
+            return true;
+        }
+        // The sustain model joins only the chain of a Tier 2 model, which is not on premises.
+        model.tier == 1
+            && hints
+                .alternates
+                .iter()
+                .chain(&model.fallbacks)
+                .all(|name| self.shared.catalog.resolve(name).is_none_or(|candidate| candidate.tier == 1))
+    }
+
     /// The candidates for `model`, in the order they are tried.
     pub fn plan(&self, model: &Arc<ResolvedModel>, hints: &RouteHints) -> Result<Vec<Arc<ResolvedModel>>, RouteError> {
         let catalog = &self.shared.catalog;

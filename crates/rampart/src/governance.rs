@@ -41,7 +41,8 @@ pub async fn start(config: &Config, store: &Arc<dyn Store>) -> Result<Governance
         policy.watch(dir.clone(), Duration::from_secs(config.policy.reload_interval_secs));
     }
 
-    let audit = AuditTrail::new(store.clone(), config.audit.enabled);
+    let audit =
+        AuditTrail::new(store.clone(), config.audit.enabled).with_record_before_send(config.audit.record_before_send);
     let audit_public_key = if config.audit.enabled {
         let key_path = signing_key_path(config);
         let signer = AuditSigner::load_or_create(&key_path).map_err(|error| {

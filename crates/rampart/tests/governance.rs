@@ -238,3 +238,85 @@ async fn keys_tenants_policy_and_a_verifiable_audit_log() {
     let (status, report) = call.get("/api/v1/audit/verify", Some(&auditor)).await;
     assert_eq!((status, report["first_problem"]["seq"].as_i64()), (409, Some(edited)), "{report}");
 }
+
+/// The audit write fails (a trigger refuses every insert): no call is answered, whatever its
+/// tier. A call that may reach a cloud model is never sent; one that stays on Tier 1 was sent
+/// while its record committed (`[audit] record_before_send = "cloud"`), unless the setting is
+/// "always".
+#[tokio::test]
+async fn a_decision_that_cannot_be_recorded_is_never_answered_and_never_sent_to_the_cloud() {
+    for setting in ["cloud", "always"] {
+        let upstream = FakeUpstream::start().await;
+        let config = format!(
+            r#"{base}
+[[models]]
+name = "cloud-fake"
+backend = "fake-openai"
+upstream_model = "up-model"
+tier = 2
+
+[[models]]
+name = "local-with-cloud-fallback"
+backend = "fake-openai"
+upstream_model = "up-model"
+fallbacks = ["cloud-fake"]
+"#,
+            base = config(&upstream).replace("[audit]\n", &format!("[audit]\nrecord_before_send = \"{setting}\"\n")),
+        );
+        let rampart = Rampart::start(&config).await;
+        let chat = |model: &'static str, stream: bool| {
+            let url = rampart.url("/v1/chat/completions");
+            async move {
+                let response = reqwest::Client::new()
+                    .post(url)
+                    .json(
+                        &json!({ "model": model, "stream": stream, "messages": [{ "role": "user", "content": "hi" }] }),
+                    )
+                    .send()
+                    .await
+                    .unwrap();
+                let status = response.status().as_u16();
+                (status, response.json::<Value>().await.unwrap_or(Value::Null))
+            }
+        };
+        for model in ["gpt-fake", "cloud-fake", "local-with-cloud-fallback"] {
+            assert_eq!(chat(model, false).await.0, 200, "{model} answers while the log takes records");
+        }
+
+        let database = rampart.dir.path().join("rampart.db");
+        let mut connection = {
+            use sqlx::Connection;
+            sqlx::SqliteConnection::connect(&format!("sqlite://{}", database.display())).await.unwrap()
+        };
+        sqlx::raw_sql(
+            "CREATE TRIGGER audit_refused BEFORE INSERT ON audit_log \
+             BEGIN SELECT RAISE(ABORT, 'the disk refuses'); END",
+        )
+        .execute(&mut connection)
+        .await
+        .unwrap();
+        let sent = || upstream.recorded.bodies.lock().unwrap().len();
+
+        for model in ["cloud-fake", "local-with-cloud-fallback"] {
+            for stream in [false, true] {
+                let before = sent();
+                let (status, body) = chat(model, stream).await;
+                assert_eq!(status, 503, "{setting} {model} stream={stream}: {body}");
+                assert_eq!(body["error"]["code"], "audit_unavailable", "{body}");
+                assert_eq!(sent(), before, "{setting}: {model} may reach the cloud: nothing is sent");
+            }
+        }
+        for stream in [false, true] {
+            let before = sent();
+            let (status, body) = chat("gpt-fake", stream).await;
+            assert_eq!(status, 503, "{setting} stream={stream}: the answer is withheld: {body}");
+            assert_eq!(body["error"]["code"], "audit_unavailable", "{body}");
+            let expected = if setting == "always" { before } else { before + 1 };
+            assert_eq!(
+                sent(),
+                expected,
+                "{setting}: a Tier 1 call is sent while its record commits only with \"cloud\""
+            );
+        }
+    }
+}
