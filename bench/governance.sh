@@ -3,7 +3,10 @@
 # the same mock upstream (nginx answering a fixed chat completion), with wrk.
 #
 #   on:  an API key on every request (auth required), the built-in Rego policy, every decision
-#        appended to the SQLite audit log (group commit, fsync) before the call, the outcome after
+#        appended to the SQLite audit log (group commit, fsync) and committed before the answer
+#        (the mock model is Tier 1, so with the default [audit] record_before_send = "cloud" the
+#        call goes out while the record commits; RAMPART_AUDIT__RECORD_BEFORE_SEND=always waits
+#        before the call), the outcome after
 #   off: [auth] mode = "off" and [audit] enabled = false (the policy still decides: it cannot
 #        be switched off, by design)
 #
