@@ -32,8 +32,9 @@ impl AuditTrail {
 
     /// Whether a call must wait for its decision's record before it is sent: always when it
     /// may reach a cloud model; for a call that stays on premises, only when configured so.
-    pub fn waits_before_send(&self, stays_on_premises: bool) -> bool {
-        !stays_on_premises || self.record_before_send == RecordBeforeSend::Always
+    /// `stays_on_premises` is asked only when the answer depends on it.
+    pub fn waits_before_send(&self, stays_on_premises: impl FnOnce() -> bool) -> bool {
+        self.enabled() && (self.record_before_send == RecordBeforeSend::Always || !stays_on_premises())
     }
 
     pub fn enabled(&self) -> bool {

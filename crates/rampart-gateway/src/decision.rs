@@ -125,10 +125,10 @@ pub async fn decide_model_call(
 pub async fn before_send(
     state: &AppState,
     decided: PendingRecord,
-    model: &ResolvedModel,
+    model: &Arc<ResolvedModel>,
     hints: &RouteHints,
 ) -> Result<PendingRecord, ApiError> {
-    let wait = state.audit.waits_before_send(state.router.stays_on_premises(model, hints));
+    let wait = state.audit.waits_before_send(|| state.router.stays_on_premises(model, hints));
     decided.before_send(wait).await
 }
 

@@ -236,22 +236,39 @@ impl Router {
 
     /// Whether every model [`Router::plan`] may try for `model` is on Tier 1 (on-premises): the
     /// call cannot leave the organisation's own hardware, whichever candidate answers.
-    pub fn stays_on_premises(&self, model: &ResolvedModel, hints: &RouteHints) -> bool {
-        if hints.tier1_reason(&self.shared.settings, model.privacy_mode).is_some() {
-            // `plan` keeps only the Tier 1 candidates (or refuses).
-            return true;
-        }
-        // The sustain model joins only the chain of a Tier 2 model, which is not on premises.
-        model.tier == 1
-            && hints
-                .alternates
-                .iter()
-                .chain(&model.fallbacks)
-                .all(|name| self.shared.catalog.resolve(name).is_none_or(|candidate| candidate.tier == 1))
+    pub fn stays_on_premises(&self, model: &Arc<ResolvedModel>, hints: &RouteHints) -> bool {
+        // Held to Tier 1, `plan` keeps only the Tier 1 candidates (or refuses).
+        hints.tier1_reason(&self.shared.settings, model.privacy_mode).is_some()
+            || self.candidates(model, hints).iter().all(|candidate| candidate.tier == 1)
     }
 
     /// The candidates for `model`, in the order they are tried.
     pub fn plan(&self, model: &Arc<ResolvedModel>, hints: &RouteHints) -> Result<Vec<Arc<ResolvedModel>>, RouteError> {
+        let mut chain = self.candidates(model, hints);
+        if let Some(reason) = hints.tier1_reason(&self.shared.settings, model.privacy_mode) {
+            chain.retain(|candidate| candidate.tier == 1);
+            if chain.is_empty() {
+                self.shared.metrics.tier1_refusals.get_or_create(&ModelLabel { model: model.name.clone() }).inc();
+                tracing::warn!(model = %model.name, %reason, "refused: the request must stay on Tier 1 and the model has no Tier 1 candidate");
+                self.shared.record_event(RouterEvent {
+                    time_unix_ms: unix_now_millis(),
+                    kind: "tier1_refusal",
+                    backend: None,
+                    model: Some(model.name.clone()),
+                    from: None,
+                    to: None,
+                    detail: reason.clone(),
+                });
+                return Err(RouteError::Tier1Required { model: model.name.clone(), reason });
+            }
+        }
+        Ok(chain)
+    }
+
+    /// `model`, then the request's alternates and the model's fallbacks, then (for Tier 2 work
+    /// with no local candidate) the sustain model; cloud first when escalation is asked for.
+    /// Before the Tier 1 rules of [`Router::plan`].
+    fn candidates(&self, model: &Arc<ResolvedModel>, hints: &RouteHints) -> Vec<Arc<ResolvedModel>> {
         let catalog = &self.shared.catalog;
         let mut chain: Vec<Arc<ResolvedModel>> = vec![model.clone()];
         for name in hints.alternates.iter().chain(&model.fallbacks) {
@@ -274,24 +291,7 @@ impl Router {
             // Escalation asked for: cloud candidates first, local ones as fallbacks.
             chain.sort_by_key(|candidate| std::cmp::Reverse(candidate.tier));
         }
-        if let Some(reason) = hints.tier1_reason(&self.shared.settings, model.privacy_mode) {
-            chain.retain(|candidate| candidate.tier == 1);
-            if chain.is_empty() {
-                self.shared.metrics.tier1_refusals.get_or_create(&ModelLabel { model: model.name.clone() }).inc();
-                tracing::warn!(model = %model.name, %reason, "refused: the request must stay on Tier 1 and the model has no Tier 1 candidate");
-                self.shared.record_event(RouterEvent {
-                    time_unix_ms: unix_now_millis(),
-                    kind: "tier1_refusal",
-                    backend: None,
-                    model: Some(model.name.clone()),
-                    from: None,
-                    to: None,
-                    detail: reason.clone(),
-                });
-                return Err(RouteError::Tier1Required { model: model.name.clone(), reason });
-            }
-        }
-        Ok(chain)
+        chain
     }
 
     async fn run<T, Call, Fut>(
