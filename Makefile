@@ -4,7 +4,7 @@ CARGO ?= cargo
 CONFIG ?=
 DEBUG_BIN := target/debug/rampart
 
-.PHONY: run build release test test-rust test-python lint fmt openapi services bench bench-inference bench-resilience bench-governance bench-audit bench-retrieval setup help
+.PHONY: run build release test test-rust test-python lint fmt openapi services bench bench-inference bench-resilience bench-governance bench-audit bench-retrieval bench-classifier setup help
 
 help:
 	@echo "make run      build in release, pull the default local models, serve (CONFIG=path/to/rampart.toml optional)"
@@ -15,6 +15,7 @@ help:
 	@echo "make bench-governance  gateway req/s with auth, policy and audit on vs off"
 	@echo "make bench-audit  audit appends/s, proof and verify speed, policy decision latency"
 	@echo "make bench-retrieval  retrieval quality and latency against rank_bm25 and numpy (see bench/retrieval/README.md)"
+	@echo "make bench-classifier  injection classifier time per text against Hugging Face transformers"
 	@echo "make openapi  regenerate docs/openapi.json"
 
 setup:
@@ -73,6 +74,9 @@ bench-governance: release
 
 bench-retrieval:
 	@bench/retrieval.sh
+
+bench-classifier:
+	@bench/classifier/run.sh
 
 bench-audit:
 	$(CARGO) run --release -p rampart-store --example audit_append_speed -- 10 256

@@ -17,6 +17,28 @@ pub struct GuardrailsConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hash_key_file: Option<PathBuf>,
     pub rules: Vec<GuardrailRuleConfig>,
+    /// `[guardrails.injection_classifier]`: a text-classification model that scores prompts and
+    /// tool results for injection beside the patterns. Unset: the patterns alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub injection_classifier: Option<InjectionClassifierConfig>,
+}
+
+/// `[guardrails.injection_classifier]`: a Hugging Face sequence-classification model on disk
+/// (BERT or DeBERTa-v2/v3, such as Llama Prompt Guard 2 or ProtectAI's
+/// deberta-v3-base-prompt-injection-v2), run in-process on the CPU.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InjectionClassifierConfig {
+    /// The model's directory: `config.json`, `tokenizer.json`, `model.safetensors`.
+    pub path: PathBuf,
+    /// The labels whose probabilities make the score (any case). Empty: every label that does
+    /// not read as benign (`BENIGN`, `SAFE`, `LABEL_0`, …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
+    /// Tokens per window; a longer text is scored in overlapping windows and counts as its
+    /// highest. Unset: 512, or the model's positions if fewer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_tokens: Option<usize>,
 }
 
 /// `[[guardrails.rules]]`: what to look for, where, and what to do when it is found.

@@ -161,6 +161,15 @@ fn validate_observability(
             ));
         }
     }
+    if let Some(classifier) = &config.guardrails.injection_classifier {
+        let path = root.key("guardrails").key("injection_classifier");
+        if classifier.path.as_os_str().is_empty() {
+            return Err(invalid(path.key("path"), "is empty: name the model's directory".to_owned()));
+        }
+        if let Some(window) = classifier.window_tokens.filter(|window| *window < 8) {
+            return Err(invalid(path.key("window_tokens"), format!("is {window}: use at least 8 tokens")));
+        }
+    }
     let ratio = config.telemetry.sample_ratio;
     if !(0.0..=1.0).contains(&ratio) {
         return Err(invalid(

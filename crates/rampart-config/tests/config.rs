@@ -283,3 +283,24 @@ fn the_documented_encryption_at_rest_config_loads() {
     // Off unless asked for: sealing needs a key the operator keeps.
     assert!(!load_from_str("", "empty.toml", &[]).unwrap().retrieval.encrypt);
 }
+
+#[test]
+fn the_documented_injection_classifier_config_loads_and_bad_values_name_the_key() {
+    let text = documented_toml("guardrails.md", "## An injection classifier model");
+    let config = load_from_str(&text, "docs/guardrails.md", &[]).unwrap();
+    let classifier = config.guardrails.injection_classifier.expect("the documented classifier");
+    assert_eq!(classifier.path, std::path::Path::new("/models/Llama-Prompt-Guard-2-22M"));
+    assert!(classifier.labels.is_empty() && classifier.window_tokens.is_none());
+    assert!(load_from_str("", "empty.toml", &[]).unwrap().guardrails.injection_classifier.is_none());
+
+    let error = |text: &str| load_from_str(text, "rampart.toml", &[]).unwrap_err().to_string();
+    let message = error("[guardrails.injection_classifier]\npath = \"/m\"\nwindow_tokens = 2");
+    assert!(
+        message.contains("guardrails.injection_classifier.window_tokens") && message.contains("at least 8"),
+        "{message}"
+    );
+    let message = error("[guardrails.injection_classifier]\npath = \"\"");
+    assert!(message.contains("guardrails.injection_classifier.path"), "{message}");
+    let message = error("[guardrails.injection_classifier]\npath = \"/m\"\nthreshold = 0.9");
+    assert!(message.contains("threshold"), "{message}");
+}

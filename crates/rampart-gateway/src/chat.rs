@@ -23,7 +23,7 @@ use crate::budget::{admit_chat, count_chat_prompt};
 use crate::cache;
 use crate::decision::{CallFacts, decide_model_call};
 use crate::error::ApiError;
-use crate::guard::{CallGuard, Screened, StreamScreen, switched_on_by};
+use crate::guard::{CallGuard, Screened, StreamScreen, screen_off_thread, switched_on_by};
 use crate::hints::take_route_hints;
 use crate::middleware::{ModelLabel, RequestId};
 use crate::record::CallRecord;
@@ -137,8 +137,12 @@ async fn handle(
     record.span.requested(&request.model, &request_facts(&request));
     let mut guard = match &state.guardrails {
         Some(guardrails) => {
-            let mut guard = CallGuard::new(guardrails.clone(), switched_on_by(&decision));
-            let screened = guard.screen_request(&mut request);
+            let guard = CallGuard::new(guardrails.clone(), switched_on_by(&decision));
+            let (mut guard, screened_request, screened) =
+                screen_off_thread(guard, request, |guard, request| guard.screen_request(request))
+                    .await
+                    .ok_or_else(|| ApiError::Internal { request_id: record.request_id().to_owned() })?;
+            request = screened_request;
             record.guardrail_hits(guard.hits.drain(..));
             screened?;
             Some(guard)

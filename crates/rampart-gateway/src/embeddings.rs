@@ -20,7 +20,7 @@ use crate::auth::Caller;
 use crate::budget::admit_embeddings;
 use crate::decision::{CallFacts, decide_model_call};
 use crate::error::ApiError;
-use crate::guard::{CallGuard, switched_on_by};
+use crate::guard::{CallGuard, screen_off_thread, switched_on_by};
 use crate::hints::take_route_hints;
 use crate::middleware::RequestId;
 use crate::record::CallRecord;
@@ -99,9 +99,15 @@ async fn handle(
     let (decision, decided) = decide_model_call(state, record.caller(), &model, &mut hints, facts).await?;
     record.span.requested(&request.model, &crate::spans::ModelRequestFacts::default());
     if let Some(guardrails) = &state.guardrails {
-        let mut guard = CallGuard::new(guardrails.clone(), switched_on_by(&decision));
+        let guard = CallGuard::new(guardrails.clone(), switched_on_by(&decision));
         let single = matches!(request.input, EmbeddingInput::Text(_) | EmbeddingInput::Tokens(_));
-        let screened = guard.screen_embedding_inputs(&mut inputs, single, &model.upstream_model);
+        let upstream_model = model.upstream_model.clone();
+        let (mut guard, screened_inputs, screened) = screen_off_thread(guard, inputs, move |guard, inputs| {
+            guard.screen_embedding_inputs(inputs, single, &upstream_model)
+        })
+        .await
+        .ok_or_else(|| ApiError::Internal { request_id: record.request_id().to_owned() })?;
+        inputs = screened_inputs;
         record.guardrail_hits(guard.hits.drain(..));
         screened?;
     }

@@ -42,6 +42,32 @@ pub fn switched_on_by(decision: &Decision) -> Vec<String> {
         .collect()
 }
 
+/// Runs `screen` over `subject` with `guard`: inline, or on the blocking pool when a classifier
+/// model scores texts, since a model's pass (milliseconds) must not hold up the other
+/// connections of the serving thread. `None` when the blocking task died: the caller refuses
+/// the call, as it would for any screening it cannot complete.
+pub async fn screen_off_thread<T, F>(
+    mut guard: CallGuard,
+    mut subject: T,
+    screen: F,
+) -> Option<(CallGuard, T, Result<(), ApiError>)>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut CallGuard, &mut T) -> Result<(), ApiError> + Send + 'static,
+{
+    if !guard.guardrails.has_classifier() {
+        let screened = screen(&mut guard, &mut subject);
+        return Some((guard, subject, screened));
+    }
+    tokio::task::spawn_blocking(move || {
+        let screened = screen(&mut guard, &mut subject);
+        (guard, subject, screened)
+    })
+    .await
+    .inspect_err(|error| tracing::error!(%error, "screening a request failed; the call is refused"))
+    .ok()
+}
+
 impl CallGuard {
     pub fn new(guardrails: Arc<Guardrails>, switched_on: Vec<String>) -> Self {
         CallGuard { guardrails, switched_on, vault: Vault::default(), prompt_vault: None, hits: Vec::new() }

@@ -52,9 +52,16 @@ pub enum GuardrailsError {
 
 /// An optional model that scores text for injection (candle or ONNX); its score joins the
 /// patterns'. A classifier error counts as a certain injection: fail closed.
+///
+/// It scores whole texts before a call: prompts and tool results ([`CLASSIFIED_STAGES`]). An
+/// answer streams through the patterns alone, since a model's pass per chunk would stall the
+/// stream, and a text a pattern already rates high is not scored again.
 pub trait InjectionClassifier: Send + Sync {
     fn score(&self, text: &str) -> Result<f32, String>;
 }
+
+/// The stages whose texts an injection classifier scores.
+pub const CLASSIFIED_STAGES: [Stage; 2] = [Stage::Prompt, Stage::ToolResult];
 
 /// A finding a rule acted on (never the matched text).
 #[derive(Debug, Clone, PartialEq)]
@@ -163,10 +170,17 @@ impl Guardrails {
         })
     }
 
-    /// Adds a classifier model to injection detection.
+    /// Adds a classifier model to injection detection, at the stages in
+    /// [`CLASSIFIED_STAGES`].
     pub fn with_injection_classifier(mut self, classifier: Arc<dyn InjectionClassifier>) -> Self {
         self.classifier = Some(classifier);
         self
+    }
+
+    /// Whether a classifier model scores texts: then [`Guardrails::check`] at a classified
+    /// stage can take a model's time, and callers on an async runtime run it off their thread.
+    pub fn has_classifier(&self) -> bool {
+        self.classifier.is_some()
     }
 
     /// What a new user gets with guardrails on and no rules: secrets redacted everywhere,
@@ -240,6 +254,7 @@ impl Guardrails {
         let mut findings: Vec<Finding> =
             self.detectors.detect(text, stage, &wanted).into_iter().filter(|finding| finding.start >= from).collect();
         if let Some(classifier) = &self.classifier
+            && CLASSIFIED_STAGES.contains(&stage)
             && wanted(crate::detect::INJECTION_ENTITY, Category::Injection)
             && !findings
                 .iter()

@@ -27,7 +27,7 @@ mod validate;
 mod vault;
 
 pub use detect::{EntityInfo, Finding};
-pub use engine::{Checked, Guardrails, GuardrailsError, Hit, InjectionClassifier, Rule};
+pub use engine::{CLASSIFIED_STAGES, Checked, Guardrails, GuardrailsError, Hit, InjectionClassifier, Rule};
 pub use kinds::{Action, Category, RedactionStyle, Severity, Stage};
 pub use stream::{StreamGuard, StreamStep};
 pub use vault::{Rehydrator, Vault};

@@ -57,7 +57,56 @@ pub fn guardrails(config: &Config) -> Result<Guardrails, CliError> {
         }
         None => None,
     };
-    Guardrails::new(rules, hash_key).map_err(|error| CliError::failed(format!("[guardrails] {error}")))
+    let guardrails =
+        Guardrails::new(rules, hash_key).map_err(|error| CliError::failed(format!("[guardrails] {error}")))?;
+    match &section.injection_classifier {
+        Some(classifier) => Ok(guardrails.with_injection_classifier(injection_classifier(classifier)?)),
+        None => Ok(guardrails),
+    }
+}
+
+/// Loads `[guardrails.injection_classifier]`'s model.
+#[cfg(feature = "embedded")]
+fn injection_classifier(
+    config: &rampart_config::InjectionClassifierConfig,
+) -> Result<Arc<dyn rampart_guardrails::InjectionClassifier>, CliError> {
+    let model = rampart_inference::TextClassifier::load(&config.path, &config.labels, config.window_tokens).map_err(
+        |error| {
+            CliError::failed(format!(
+                "[guardrails.injection_classifier] {error}\nhint: see docs/guardrails.md#an-injection-classifier-model"
+            ))
+        },
+    )?;
+    tracing::info!(
+        path = %config.path.display(),
+        labels = ?model.positive_labels(),
+        "guardrails score prompts and tool results with an injection classifier"
+    );
+    Ok(Arc::new(ClassifierModel(model)))
+}
+
+#[cfg(not(feature = "embedded"))]
+fn injection_classifier(
+    _: &rampart_config::InjectionClassifierConfig,
+) -> Result<Arc<dyn rampart_guardrails::InjectionClassifier>, CliError> {
+    Err(CliError::failed(
+        "[guardrails.injection_classifier] needs in-process inference, which this binary was built without \
+         (--no-default-features)\nhint: build with the default features, or remove the section",
+    ))
+}
+
+/// A text-classification model as guardrails' injection classifier.
+#[cfg(feature = "embedded")]
+struct ClassifierModel(rampart_inference::TextClassifier);
+
+#[cfg(feature = "embedded")]
+impl rampart_guardrails::InjectionClassifier for ClassifierModel {
+    fn score(&self, text: &str) -> Result<f32, String> {
+        self.0.score(text).map_err(|error| {
+            tracing::warn!(%error, "the injection classifier failed; the text counts as an injection");
+            error.to_string()
+        })
+    }
 }
 
 fn rule_from(config: &GuardrailRuleConfig) -> Rule {

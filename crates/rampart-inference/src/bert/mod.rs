@@ -11,7 +11,8 @@ use serde::Deserialize;
 use tokenizers::{Tokenizer, TruncationParams};
 
 use crate::error::InferenceError;
-use encoder::{Config, PackedEncoder, Sequence};
+use encoder::Config;
+pub(crate) use encoder::{Config as BertConfig, PackedEncoder, Sequence};
 
 /// Tokens per forward pass. A request's texts are packed into passes of about this many
 /// tokens (a text is never split): enough rows to keep the matrix products efficient, and a
@@ -58,7 +59,7 @@ pub struct BertEmbedder {
     dimensions: usize,
 }
 
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, InferenceError> {
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, InferenceError> {
     let text = std::fs::read_to_string(path)
         .map_err(|error| InferenceError::ModelFiles { path: path.to_path_buf(), detail: error.to_string() })?;
     serde_json::from_str(&text)
