@@ -12,6 +12,9 @@ use crate::llama::{
     ChatTurn, FinishKind, GenerationEvent, GenerationParams, LlamaChatModel, OutputFormat, SubmitError,
 };
 
+/// llama.cpp server's default `min_p`.
+const DEFAULT_MIN_P: f32 = 0.05;
+
 fn unsupported(backend: &str, what: &str, param: &str) -> BackendError {
     BackendError::Unsupported { backend: backend.to_owned(), what: what.to_owned(), param: Some(param.to_owned()) }
 }
@@ -43,6 +46,10 @@ fn translate(
         max_tokens: request.output_token_limit(),
         temperature: request.temperature.unwrap_or(1.0) as f32,
         top_p: request.top_p.unwrap_or(1.0) as f32,
+        // A request that sets no nucleus gets llama.cpp server's and Ollama's default cut
+        // (min-p 0.05): drawn from a whole 262k vocabulary, a small local model otherwise
+        // strays into noise at temperature 1 (`rampart chat` printed runs of stray letters).
+        min_p: if request.top_p.is_none() { DEFAULT_MIN_P } else { 0.0 },
         seed,
         stop: request.stop.as_ref().map(|stop| stop.to_vec()).unwrap_or_default(),
         format,
@@ -189,4 +196,23 @@ pub(crate) fn stream(
         futures_util::stream::iter(items)
     });
     Ok(Box::pin(futures_util::stream::iter([Ok(first)]).chain(chunks)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(extra: serde_json::Value) -> ChatCompletionRequest {
+        let mut body = serde_json::json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]});
+        body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        ChatCompletionRequest::from_json(body).unwrap()
+    }
+
+    #[test]
+    fn a_request_without_a_nucleus_gets_the_default_min_p_and_one_with_it_gets_exactly_what_it_asked() {
+        let (_, params) = translate("local", &request(serde_json::json!({}))).unwrap();
+        assert_eq!((params.temperature, params.top_p, params.min_p), (1.0, 1.0, DEFAULT_MIN_P));
+        let (_, params) = translate("local", &request(serde_json::json!({"top_p": 0.9, "temperature": 0.5}))).unwrap();
+        assert_eq!((params.temperature, params.top_p, params.min_p), (0.5, 0.9, 0.0));
+    }
 }

@@ -72,6 +72,8 @@ pub struct GenerationParams {
     pub max_tokens: Option<u32>,
     pub temperature: f32,
     pub top_p: f32,
+    /// Tokens less likely than this share of the likeliest are never drawn (0: off).
+    pub min_p: f32,
     pub seed: u32,
     pub stop: Vec<String>,
     pub format: OutputFormat,
@@ -232,7 +234,7 @@ impl LlamaChatModel {
         }
     }
 
-    /// Greedy at temperature 0, else top-p then temperature then a seeded draw; a grammar, when
+    /// Greedy at temperature 0, else top-p, min-p, temperature and a seeded draw; a grammar, when
     /// the format asks for one, masks every token that would break it.
     fn sampler(&self, params: &GenerationParams) -> Result<LlamaSampler, SubmitError> {
         let invalid_format = |message: String| SubmitError::Invalid { message, param: "response_format" };
@@ -246,6 +248,9 @@ impl LlamaChatModel {
             chain.push(LlamaSampler::greedy());
         } else {
             chain.push(LlamaSampler::top_p(params.top_p.clamp(0.0, 1.0), 1));
+            if params.min_p > 0.0 {
+                chain.push(LlamaSampler::min_p(params.min_p.min(1.0), 1));
+            }
             chain.push(LlamaSampler::temp(params.temperature));
             chain.push(LlamaSampler::dist(params.seed));
         }
