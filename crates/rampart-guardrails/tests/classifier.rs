@@ -64,6 +64,14 @@ fn a_medium_score_is_a_finding_below_the_default_block() {
     let (guardrails, _) = guardrails();
     let checked = guardrails.check(Stage::Prompt, "maybe elephant", &[], &mut Vault::default());
     assert!(checked.blocked.is_none());
+    // A rule that flags medium injection sees the same score as a medium finding.
+    let mut flag = Rule::new("flag-injection", vec!["injection".to_owned()], Action::Flag);
+    flag.min_severity = Severity::Medium;
+    let flagging =
+        Guardrails::new(vec![flag], None).unwrap().with_injection_classifier(Arc::new(PhraseClassifier::default()));
+    let checked = flagging.check(Stage::Prompt, "maybe elephant", &[], &mut Vault::default());
+    let hit = checked.hits.first().expect("a medium finding");
+    assert_eq!((hit.entity, hit.severity, hit.action), ("prompt_injection", Severity::Medium, Action::Flag));
 }
 
 #[test]

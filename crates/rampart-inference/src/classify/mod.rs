@@ -80,7 +80,14 @@ impl TextClassifier {
         if !dir.is_dir() {
             return Err(files("no such directory".to_owned()));
         }
-        let header: Header = read_json(&dir.join("config.json"))?;
+        // Read once, then taken apart by the architecture it names.
+        let config_path = dir.join("config.json");
+        let config_json: serde_json::Value = read_json(&config_path)?;
+        let config_error = |error: serde_json::Error| InferenceError::ModelFiles {
+            path: config_path.clone(),
+            detail: error.to_string(),
+        };
+        let header: Header = serde_json::from_value(config_json.clone()).map_err(config_error)?;
         let labels = labels::in_order(header.id2label.as_ref(), header.num_labels).map_err(unsupported)?;
         let positive = labels::positive(&labels, positive_labels).map_err(unsupported)?;
 
@@ -95,7 +102,7 @@ impl TextClassifier {
         };
         let model = match family(&header).map_err(unsupported)? {
             Family::Bert => {
-                let config: BertConfig = read_json(&dir.join("config.json"))?;
+                let config: BertConfig = serde_json::from_value(config_json).map_err(config_error)?;
                 if let Some(detail) = config.unsupported() {
                     return Err(unsupported(detail));
                 }
@@ -110,7 +117,7 @@ impl TextClassifier {
                 Model::Bert { encoder, pooler, classifier }
             }
             Family::Deberta => {
-                let config: debertav2::Config = read_json(&dir.join("config.json"))?;
+                let config: debertav2::Config = serde_json::from_value(config_json).map_err(config_error)?;
                 if config.pooler_hidden_size.is_none() || config.pooler_hidden_act.is_none() {
                     return Err(unsupported(
                         "a DeBERTa classifier needs pooler_hidden_size and pooler_hidden_act in config.json".to_owned(),
